@@ -1,0 +1,2 @@
+//! harden: declarative hardening of Linux servers (UFW firewall, Caddy headers, backup encryption).
+pub mod error;
