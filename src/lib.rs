@@ -1,2 +1,10 @@
 //! harden: declarative hardening of Linux servers (UFW firewall, Caddy headers, backup encryption).
+pub mod cli;
+pub mod engine;
 pub mod error;
+pub mod lock;
+pub mod plan;
+pub mod profile;
+pub mod render;
+pub mod system;
+pub mod ufw;

@@ -1,0 +1,139 @@
+//! Carry out a firewall plan: back up, write atomically, load once, and
+//! put the old files back (and load them) if loading fails.
+use super::observe::{USER6_RULES, USER_RULES};
+use super::plan::{FirewallActions, LoadStep};
+use super::Policy;
+use crate::system::{SysError, System};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{path} changed since the plan was made (sha256 {now}, plan had {then}); plan again")]
+    Stale { path: String, now: String, then: String },
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    #[error("loading the new rules failed: {reason}; the previous files were restored{restored}")]
+    LoadFailed { reason: String, restored: String },
+}
+
+/// What apply did, for the report.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Applied {
+    pub written: Vec<String>,
+    pub loaded: Vec<String>,
+    pub backup: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// The restore input that sets ufw's policy chains and the built-in
+/// policies the way ufw-init's start does, without flushing anything else.
+pub fn policy_restore(v6: bool, input: Policy, output: Policy, forward: Policy) -> String {
+    let t = if v6 { "6" } else { "" };
+    let builtin = |p: Policy| if p == Policy::Reject { "DROP" } else { p.target() };
+    let mut s = String::from("*filter\n");
+    s += &format!(":INPUT {} [0:0]\n:FORWARD {} [0:0]\n:OUTPUT {} [0:0]\n", builtin(input), builtin(forward), builtin(output));
+    for dir in ["input", "output", "forward"] {
+        s += &format!(":ufw{t}-reject-{dir} - [0:0]\n:ufw{t}-track-{dir} - [0:0]\n:ufw{t}-skip-to-policy-{dir} - [0:0]\n");
+    }
+    for (dir, p) in [("input", input), ("output", output), ("forward", forward)] {
+        if p == Policy::Reject {
+            s += &format!("-A ufw{t}-reject-{dir} -j REJECT\n");
+        }
+        if p == Policy::Allow {
+            s += &format!("-A ufw{t}-track-{dir} -p tcp -m conntrack --ctstate NEW -j ACCEPT\n");
+            s += &format!("-A ufw{t}-track-{dir} -p udp -m conntrack --ctstate NEW -j ACCEPT\n");
+        }
+        s += &format!("-A ufw{t}-skip-to-policy-{dir} -j {}\n", p.target());
+    }
+    s += "COMMIT\n";
+    s
+}
+
+fn run_ok(sys: &System, prog: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<(), String> {
+    let out = sys.run(prog, args, stdin).map_err(|e| e.to_string())?;
+    if out.ok() {
+        Ok(())
+    } else {
+        Err(format!("{prog} {} exited {}: {}{}", args.join(" "), out.status, out.stderr.trim(), out.stdout.trim()))
+    }
+}
+
+fn restore_rules(sys: &System, ipv6: bool) -> Result<(), String> {
+    for (path, prog, on) in [(USER_RULES, "iptables-restore", true), (USER6_RULES, "ip6tables-restore", ipv6)] {
+        if !on {
+            continue;
+        }
+        let data = sys.read(path).map_err(|e| e.to_string())?.unwrap_or_default();
+        run_ok(sys, prog, &["-n"], Some(&data))?;
+    }
+    Ok(())
+}
+
+fn load(sys: &System, a: &FirewallActions, steps: &[LoadStep], done: &mut Vec<String>) -> Result<(), String> {
+    for step in steps {
+        match step {
+            LoadStep::Enable => run_ok(sys, "ufw", &["--force", "enable"], None)?,
+            LoadStep::Disable => run_ok(sys, "ufw", &["disable"], None)?,
+            LoadStep::Policies => {
+                run_ok(sys, "iptables-restore", &["-n"], Some(policy_restore(false, a.input, a.output, a.forward).as_bytes()))?;
+                if a.ipv6 {
+                    run_ok(sys, "ip6tables-restore", &["-n"], Some(policy_restore(true, a.input, a.output, a.forward).as_bytes()))?;
+                }
+            }
+            LoadStep::RestoreRules => restore_rules(sys, a.ipv6)?,
+        }
+        done.push(format!("{step:?}"));
+    }
+    Ok(())
+}
+
+pub fn apply(sys: &System, a: &FirewallActions, allow_lockout: bool, stamp: &str) -> Result<Applied, ApplyError> {
+    if let Some(b) = &a.blocked {
+        return Err(ApplyError::Refused(b.clone()));
+    }
+    if let (Some(l), false) = (&a.lockout, allow_lockout) {
+        return Err(ApplyError::Refused(format!("lockout guard: {l}. Nothing was changed. Re-run with --allow-lockout if this is intended.")));
+    }
+    let mut done = Applied::default();
+    if a.writes.is_empty() {
+        return Ok(done);
+    }
+    for w in &a.writes {
+        let now = sys.hash_now(&w.path)?;
+        if now != w.base_sha256 {
+            return Err(ApplyError::Stale { path: sys.path(&w.path).display().to_string(), now, then: w.base_sha256.clone() });
+        }
+    }
+    let paths: Vec<&str> = a.writes.iter().map(|w| w.path.as_str()).collect();
+    let old: Vec<Option<Vec<u8>>> = paths.iter().map(|p| sys.read(p)).collect::<Result<_, _>>()?;
+    let backup = sys.backup(&paths, stamp)?;
+    done.backup = Some(sys.path(&backup).display().to_string());
+    for w in &a.writes {
+        sys.write_atomic(&w.path, w.content.as_bytes(), w.mode)?;
+        done.written.push(sys.path(&w.path).display().to_string());
+    }
+    if !sys.is_live() {
+        done.notes.push(format!("files written under {}; nothing was loaded into the running kernel (--root is not /)", sys.root().display()));
+        return Ok(done);
+    }
+    if let Err(reason) = load(sys, a, &a.load, &mut done.loaded) {
+        // Put the previous files back and load them.
+        for (p, data) in paths.iter().zip(&old) {
+            if let Some(d) = data {
+                sys.write_atomic(p, d, 0o640)?;
+            }
+        }
+        let back = match a.load.first() {
+            Some(LoadStep::Enable) => run_ok(sys, "ufw", &["disable"], None),
+            Some(LoadStep::Disable) => run_ok(sys, "ufw", &["--force", "enable"], None),
+            _ => restore_rules(sys, a.ipv6),
+        };
+        let restored = match back {
+            Ok(()) => " and loaded".to_string(),
+            Err(e) => format!(", but loading them failed too: {e}"),
+        };
+        return Err(ApplyError::LoadFailed { reason, restored });
+    }
+    Ok(done)
+}

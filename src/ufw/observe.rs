@@ -1,0 +1,123 @@
+//! Read ufw's state from its files under the root; no ufw binary needed.
+use super::apps::Apps;
+use super::config::SettingsFile;
+use super::ports::Services;
+use super::rulesfile::{self, RulesFile};
+use super::{LogLevel, Policy};
+use crate::system::{SysError, System};
+
+pub const USER_RULES: &str = "/etc/ufw/user.rules";
+pub const USER6_RULES: &str = "/etc/ufw/user6.rules";
+pub const UFW_CONF: &str = "/etc/ufw/ufw.conf";
+pub const DEFAULTS: &str = "/etc/default/ufw";
+pub const APPS_DIR: &str = "/etc/ufw/applications.d";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Sys(#[from] SysError),
+    #[error("{path}: {source}")]
+    Rules { path: String, source: rulesfile::RulesFileError },
+    #[error("{path}:{line}: {message}")]
+    Setting { path: String, line: usize, message: String },
+}
+
+/// Everything harden knows about the firewall before planning.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    /// ufw's configuration exists under the root.
+    pub installed: bool,
+    pub v4: RulesFile,
+    pub v6: RulesFile,
+    pub v4_text: String,
+    pub v6_text: String,
+    pub conf: SettingsFile,
+    pub defaults: SettingsFile,
+    pub enabled: bool,
+    pub loglevel: Option<LogLevel>,
+    pub input: Option<Policy>,
+    pub output: Option<Policy>,
+    pub forward: Option<Policy>,
+    /// IPV6=yes (and the kernel has IPv6 when live).
+    pub ipv6: bool,
+    pub services: Services,
+    pub apps: Apps,
+    pub limit4: bool,
+    pub limit6: bool,
+}
+
+fn root_path(sys: &System, p: &str) -> String {
+    sys.path(p).display().to_string()
+}
+
+/// Whether the running kernel can do `-m recent` (ufw's limit chains).
+fn kernel_has_recent(sys: &System) -> bool {
+    if sys.exists("/sys/module/xt_recent") {
+        return true;
+    }
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rel = rel.trim();
+    let base = format!("/lib/modules/{rel}");
+    let builtin = std::fs::read_to_string(format!("{base}/modules.builtin")).unwrap_or_default();
+    let dep = std::fs::read_to_string(format!("{base}/modules.dep")).unwrap_or_default();
+    builtin.contains("xt_recent.ko") || dep.contains("xt_recent.ko")
+}
+
+pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
+    let services = Services::parse(&sys.read_text("/etc/services")?.unwrap_or_default());
+    let conf_text = sys.read_text(UFW_CONF)?;
+    let installed = conf_text.is_some();
+    let conf = SettingsFile::parse(&conf_text.unwrap_or_default());
+    let defaults = SettingsFile::parse(&sys.read_text(DEFAULTS)?.unwrap_or_default());
+    let v4_text = sys.read_text(USER_RULES)?.unwrap_or_default();
+    let v6_text = sys.read_text(USER6_RULES)?.unwrap_or_default();
+    let parse = |text: &str, v6: bool, path: &str| -> Result<RulesFile, ObserveError> {
+        if text.is_empty() && !installed {
+            return Ok(RulesFile::default());
+        }
+        rulesfile::parse(text, v6, &services).map_err(|source| ObserveError::Rules { path: root_path(sys, path), source })
+    };
+    let v4 = parse(&v4_text, false, USER_RULES)?;
+    let ipv6 = defaults.get("ipv6").as_deref() == Some("yes");
+    // ufw reads user6.rules only when IPv6 is on.
+    let v6 = if ipv6 { parse(&v6_text, true, USER6_RULES)? } else { RulesFile::default() };
+    let policy = |key: &str| -> Result<Option<Policy>, ObserveError> {
+        match defaults.get(key) {
+            None => Ok(None),
+            Some(v) => Policy::from_ufw(&v).map(Some).ok_or_else(|| ObserveError::Setting {
+                path: root_path(sys, DEFAULTS),
+                line: defaults.line_of(key).unwrap_or(0),
+                message: format!("{key} has the invalid value {}: use \"ACCEPT\", \"DROP\" or \"REJECT\"", defaults.get_raw(key).unwrap_or("")),
+            }),
+        }
+    };
+    let input = policy("DEFAULT_INPUT_POLICY")?;
+    let output = policy("DEFAULT_OUTPUT_POLICY")?;
+    let forward = policy("DEFAULT_FORWARD_POLICY")?;
+    let apps = Apps::parse(sys.read_dir_texts(APPS_DIR)?, &services);
+    let (limit4, limit6) = if sys.is_live() {
+        let k = kernel_has_recent(sys);
+        (k, k && ipv6)
+    } else {
+        (v4.declares_limit || !v4.written_by_ufw, v6.declares_limit)
+    };
+    Ok(Observed {
+        installed,
+        enabled: conf.get("enabled").as_deref() == Some("yes"),
+        loglevel: conf.get("loglevel").and_then(|l| LogLevel::parse(&l)),
+        conf,
+        defaults,
+        input,
+        output,
+        forward,
+        ipv6,
+        services,
+        apps,
+        limit4,
+        limit6,
+        v4,
+        v6,
+        v4_text,
+        v6_text,
+    })
+}

@@ -1,0 +1,396 @@
+//! Plan the firewall: desired rules and settings against what is observed.
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+use super::desired::{desired_rule, Desired};
+use super::merge::{merge, Merged};
+use super::observe::{self, Observed, DEFAULTS, UFW_CONF, USER6_RULES, USER_RULES};
+use super::rule::{MatchKey, Rule};
+use super::rulesfile::{self, WriteContext};
+use super::{lockout, LogLevel, Policy};
+use crate::plan::{Actions, Change, ChangeKind, FileWrite, Finding, ResourcePlan, View};
+use crate::profile::{FirewallSpec, PolicyWord, ProfileError};
+use crate::system::{sha256_hex, System};
+
+/// How apply brings the kernel in line after writing the files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadStep {
+    /// `ufw --force enable` (the firewall was off).
+    Enable,
+    /// `ufw disable`.
+    Disable,
+    /// Load the policy chains and built-in policies with one restore.
+    Policies,
+    /// `iptables-restore -n` of user.rules (and user6.rules).
+    RestoreRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirewallActions {
+    pub writes: Vec<FileWrite>,
+    pub load: Vec<LoadStep>,
+    /// Final settings, needed to load policies without re-reading.
+    pub input: Policy,
+    pub output: Policy,
+    pub forward: Policy,
+    pub ipv6: bool,
+    /// Why apply must refuse unless --allow-lockout.
+    pub lockout: Option<String>,
+    /// Why apply cannot run at all (e.g. ufw not installed).
+    pub blocked: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Observe(#[from] observe::ObserveError),
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    #[error(transparent)]
+    Sys(#[from] crate::system::SysError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn word(p: PolicyWord) -> Policy {
+    match p {
+        PolicyWord::Allow => Policy::Allow,
+        PolicyWord::Deny => Policy::Deny,
+        PolicyWord::Reject => Policy::Reject,
+    }
+}
+
+/// `ufw show added`-style list: IPv4 rules, then IPv6 rules not already shown.
+pub fn rules_view(v4: &[Rule], v6: &[Rule]) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for r in v4.iter().chain(v6) {
+        let c = format!("ufw {}", r.command());
+        if seen.insert(c.clone()) {
+            out.push_str(&c);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn desired_all(o: &Observed, spec: &FirewallSpec, warnings: &mut Vec<String>) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
+    let mut v4: Vec<Rule> = Vec::new();
+    let mut v6: Vec<Rule> = Vec::new();
+    let mut owner: HashMap<MatchKey, usize> = HashMap::new();
+    for (i, r) in spec.rules.iter().enumerate() {
+        let Desired { rules, unresolved_app, .. } = desired_rule(o, i, r)?;
+        let rules = if unresolved_app {
+            // Not installed: take the ports and protocols the existing tuples record.
+            let mut found = Vec::new();
+            for t in &rules {
+                let obs = if t.v6 { &o.v6.rules } else { &o.v4.rules };
+                for x in obs.iter().filter(|x| same_app_slot(x, t)) {
+                    let mut x = x.clone();
+                    x.action = t.action;
+                    x.logtype = t.logtype.clone();
+                    x.comment = t.comment.clone();
+                    found.push(x);
+                }
+            }
+            if found.is_empty() {
+                let app = r.app.as_ref().or(r.from_app.as_ref()).expect("unresolved app rule has an app");
+                return Err(app.err(format!(
+                    "application profile '{}' is not installed (no [{}] section in /etc/ufw/applications.d) and no existing rule records its ports",
+                    app.value, app.value
+                )));
+            }
+            found
+        } else {
+            rules
+        };
+        for rule in rules {
+            let k = rule.key();
+            let list = if rule.v6 { &mut v6 } else { &mut v4 };
+            if let Some(&j) = owner.get(&k) {
+                let other = list.iter().find(|x| x.key() == k).cloned();
+                if other.as_ref() == Some(&rule) {
+                    if j != i {
+                        warnings.push(format!("{}: duplicate of the rule at {}; ignored", r.at, spec.rules[j].at));
+                    }
+                    continue;
+                }
+                return Err(ProfileError {
+                    at: r.at.clone(),
+                    message: format!(
+                        "this rule and the one at {} are the same rule to ufw (`ufw {}`), differing only in action, log or comment; ufw keeps one, so keep one",
+                        spec.rules[j].at,
+                        rule.command()
+                    ),
+                });
+            }
+            owner.insert(k, i);
+            list.push(rule);
+        }
+    }
+    Ok((v4, v6))
+}
+
+fn same_app_slot(x: &Rule, p: &Rule) -> bool {
+    x.dapp == p.dapp
+        && x.sapp == p.sapp
+        && x.src == p.src
+        && x.dst == p.dst
+        && x.iface_in == p.iface_in
+        && x.iface_out == p.iface_out
+        && x.direction == p.direction
+        && x.forward == p.forward
+        && x.v6 == p.v6
+}
+
+fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
+    // One change per command text, whatever the families.
+    let mut seen = std::collections::HashSet::new();
+    let mut push = |kind: ChangeKind, item: &str, summary: String, expected: Option<String>, actual: Option<String>| {
+        if seen.insert((kind, summary.clone())) {
+            changes.push(Change { kind, item: item.into(), summary, expected, actual });
+        }
+    };
+    for m in [m4, m6] {
+        for r in &m.added {
+            let c = format!("ufw {}", r.command());
+            push(ChangeKind::Add, "firewall.rule", c.clone(), Some(c), None);
+        }
+    }
+    for m in [m4, m6] {
+        for (o, n) in &m.updated {
+            push(
+                ChangeKind::Change,
+                "firewall.rule",
+                format!("ufw {}", n.command()),
+                Some(format!("ufw {}", n.command())),
+                Some(format!("ufw {}", o.command())),
+            );
+        }
+    }
+    for m in [m4, m6] {
+        for r in &m.moved {
+            let c = format!("ufw {}", r.command());
+            push(ChangeKind::Change, "firewall.rule.position", format!("move: {c}"), Some(c.clone()), Some(c));
+        }
+    }
+    for m in [m4, m6] {
+        for r in &m.removed {
+            let c = format!("ufw {}", r.command());
+            push(ChangeKind::Remove, "firewall.rule", c.clone(), None, Some(c));
+        }
+    }
+}
+
+fn pristine(text: &str) -> bool {
+    // The package's user.rules/user6.rules before ufw first writes them.
+    !text.contains("### LOGGING ###") && !text.contains("### tuple ###")
+}
+
+/// Plan the firewall resource.
+pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError> {
+    let o = observe::observe(sys)?;
+    let mut changes = Vec::new();
+    let mut findings = Vec::new();
+    let mut warnings = Vec::new();
+    let mut views = Vec::new();
+    let empty = |blocked: Option<String>| FirewallActions {
+        writes: vec![],
+        load: vec![],
+        input: Policy::Deny,
+        output: Policy::Allow,
+        forward: Policy::Deny,
+        ipv6: o.ipv6,
+        lockout: None,
+        blocked,
+    };
+    if !o.installed {
+        findings.push(Finding {
+            id: "firewall.not_installed".into(),
+            message: format!("ufw is not installed: {} does not exist", sys.path(UFW_CONF).display()),
+            location: None,
+            remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
+        });
+        return Ok(ResourcePlan {
+            resource: "firewall".into(),
+            changes,
+            findings,
+            warnings,
+            views,
+            actions: Actions::Firewall(empty(Some("ufw is not installed; install it with `apt-get install ufw` and run apply again".into()))),
+        });
+    }
+
+    // Settings.
+    let enabled = spec.enabled.unwrap_or(o.enabled);
+    let loglevel = spec.logging.as_ref().and_then(|l| LogLevel::parse(&l.value)).or(o.loglevel).unwrap_or(LogLevel::Low);
+    let pol = |f: &Option<crate::profile::Field<PolicyWord>>, cur: Option<Policy>, dflt: Policy| f.as_ref().map(|f| word(f.value)).or(cur).unwrap_or(dflt);
+    let input = pol(&spec.defaults.incoming, o.input, Policy::Deny);
+    let output = pol(&spec.defaults.outgoing, o.output, Policy::Allow);
+    let forward = pol(&spec.defaults.routed, o.forward, Policy::Deny);
+
+    // Rules.
+    let (d4, d6) = desired_all(&o, spec, &mut warnings)?;
+    let keep = globset_of(&spec.keep)?;
+    let keep_fn = |r: &Rule| {
+        let c = r.comment_text();
+        !c.is_empty() && keep.is_match(&c)
+    };
+    let m4 = merge(&o.v4.rules, &d4, spec.purge, &keep_fn);
+    let m6 = merge(&o.v6.rules, &d6, spec.purge, &keep_fn);
+    rule_changes(&m4, &m6, &mut changes);
+
+    let before_view = rules_view(&o.v4.rules, &o.v6.rules);
+    let after_view = rules_view(&m4.rules, &m6.rules);
+    if before_view != after_view {
+        views.push(View { title: "firewall rules".into(), before: before_view, after: after_view, verbose: false });
+    }
+
+    // Settings changes.
+    let mut conf = o.conf.clone();
+    let mut defaults = o.defaults.clone();
+    if enabled != o.enabled {
+        changes.push(Change {
+            kind: ChangeKind::Change,
+            item: "firewall.enabled".into(),
+            summary: if enabled { "ufw enable".into() } else { "ufw disable".into() },
+            expected: Some(enabled.to_string()),
+            actual: Some(o.enabled.to_string()),
+        });
+        conf.set("ENABLED", if enabled { "yes" } else { "no" });
+    }
+    if Some(loglevel) != o.loglevel {
+        changes.push(Change {
+            kind: ChangeKind::Change,
+            item: "firewall.logging".into(),
+            summary: format!("ufw logging {}", loglevel.as_str()),
+            expected: Some(loglevel.as_str().into()),
+            actual: Some(o.loglevel.map(|l| l.as_str().to_string()).unwrap_or_else(|| conf.get_raw("LOGLEVEL").unwrap_or("unset").to_string())),
+        });
+        conf.set("LOGLEVEL", loglevel.as_str());
+    }
+    let mut policy_changed = false;
+    for (key, dir, want, cur, managed) in [
+        ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
+        ("DEFAULT_OUTPUT_POLICY", "outgoing", output, o.output, spec.defaults.outgoing.is_some()),
+        ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
+    ] {
+        let raw = defaults.get_raw(key).map(str::to_string);
+        let exact = raw.as_deref() == Some(want.file_value());
+        if Some(want) != cur || (managed && !exact) {
+            let actual = raw.clone().unwrap_or_else(|| "unset".into());
+            let summary = if Some(want) == cur {
+                format!("ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init reads it as shell and ignores it)", want.as_str(), want.file_value())
+            } else {
+                format!("ufw default {} {dir}", want.as_str())
+            };
+            changes.push(Change {
+                kind: ChangeKind::Change,
+                item: format!("firewall.policy.{dir}"),
+                summary,
+                expected: Some(want.as_str().into()),
+                actual: Some(cur.map(|c| c.as_str().to_string()).unwrap_or(actual)),
+            });
+            defaults.set(key, want.file_value());
+            policy_changed = true;
+        }
+    }
+
+    // Files.
+    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6: o.ipv6 };
+    let new4 = rulesfile::write(&m4.rules, false, &ctx(o.limit4));
+    let new6 = if o.ipv6 { rulesfile::write(&m6.rules, true, &ctx(o.limit6)) } else { o.v6_text.clone() };
+    // A file whose generated lines disagree with its tuples is drift of its own.
+    let octx = |limit: bool| WriteContext {
+        loglevel: o.loglevel.unwrap_or(LogLevel::Low),
+        input: o.input.unwrap_or(Policy::Deny),
+        output: o.output.unwrap_or(Policy::Allow),
+        forward: o.forward.unwrap_or(Policy::Deny),
+        limit,
+        ipv6: o.ipv6,
+    };
+    for (path, text, rules, limit, v6) in
+        [(USER_RULES, &o.v4_text, &o.v4.rules, o.limit4, false), (USER6_RULES, &o.v6_text, &o.v6.rules, o.limit6, true)]
+    {
+        if v6 && !o.ipv6 {
+            continue;
+        }
+        let regen = rulesfile::write(rules, v6, &octx(limit));
+        if &regen != text && !pristine(text) {
+            let why = if text.contains('\r') { "it has CRLF line endings, which iptables-restore refuses" } else { "its iptables lines do not match its tuples (hand edit, older ufw, or missing limit chains)" };
+            changes.push(Change {
+                kind: ChangeKind::Change,
+                item: "firewall.rules_file".into(),
+                summary: format!("regenerate {path}: {why}"),
+                expected: Some(sha256_hex(regen.as_bytes())),
+                actual: Some(sha256_hex(text.as_bytes())),
+            });
+        }
+    }
+
+    let mut writes = Vec::new();
+    let mut files_changed = false;
+    for (path, old, new, mode) in [
+        (USER_RULES, o.v4_text.clone(), new4, 0o640),
+        (USER6_RULES, o.v6_text.clone(), new6, 0o640),
+        (UFW_CONF, o.conf.text.clone(), conf.text.clone(), 0o644),
+        (DEFAULTS, o.defaults.text.clone(), defaults.text.clone(), 0o644),
+    ] {
+        if old != new && !(pristine(&old) && path.ends_with(".rules") && changes.is_empty()) {
+            views.push(View { title: sys.path(path).display().to_string(), before: old.clone(), after: new.clone(), verbose: true });
+            if path.ends_with(".rules") {
+                files_changed = true;
+            }
+            writes.push(FileWrite { path: path.into(), base_sha256: sha256_hex(old.as_bytes()), content: new, mode });
+        }
+    }
+    if changes.is_empty() {
+        writes.clear();
+        views.clear();
+    }
+
+    // Loading.
+    let mut load = Vec::new();
+    if !changes.is_empty() {
+        if enabled && !o.enabled {
+            load.push(LoadStep::Enable);
+        } else if !enabled && o.enabled {
+            load.push(LoadStep::Disable);
+        } else if enabled {
+            if policy_changed {
+                load.push(LoadStep::Policies);
+            }
+            if files_changed || policy_changed {
+                load.push(LoadStep::RestoreRules);
+            }
+        }
+    }
+
+    let lock = if enabled { lockout::check(sys, &m4.rules, &m6.rules, input)? } else { None };
+    if let Some(l) = &lock {
+        if !changes.is_empty() {
+            warnings.push(format!("lockout guard: {l}; apply refuses this plan unless --allow-lockout"));
+        }
+    }
+    if sys.has_program("docker") && sys.exists("/var/run/docker.sock") {
+        warnings.push("docker is present: ports it publishes bypass ufw (NAT and FORWARD)".into());
+    }
+
+    Ok(ResourcePlan {
+        resource: "firewall".into(),
+        changes,
+        findings,
+        warnings,
+        views,
+        actions: Actions::Firewall(FirewallActions { writes, load, input, output, forward, ipv6: o.ipv6, lockout: lock, blocked: None }),
+    })
+}
+
+fn globset_of(globs: &[String]) -> Result<globset::GlobSet, PlanError> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in globs {
+        b.add(globset::Glob::new(g).map_err(|e| PlanError::Other(format!("bad keep glob '{g}': {e}")))?);
+    }
+    b.build().map_err(|e| PlanError::Other(e.to_string()))
+}
