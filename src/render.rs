@@ -63,7 +63,12 @@ pub fn plan_human(plan: &Plan, style: &Style, check: bool) -> String {
             }
             out += &unified(&v.title, &v.before, &v.after, style);
         }
+        let rules_shown = r.views.iter().any(|v| !v.verbose);
         for c in &r.changes {
+            // Rule changes are in the diff above; list the rest.
+            if rules_shown && (c.item == "firewall.rule" || c.item == "firewall.rule.position") {
+                continue;
+            }
             let (sym, f): (&str, fn(&str) -> String) = match c.kind {
                 ChangeKind::Add => ("+", |s| s.green().to_string()),
                 ChangeKind::Change => ("~", |s| s.yellow().to_string()),

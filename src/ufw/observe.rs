@@ -99,7 +99,8 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
         let k = kernel_has_recent(sys);
         (k, k && ipv6)
     } else {
-        (v4.declares_limit || !v4.written_by_ufw, v6.declares_limit)
+        // A file ufw never wrote says nothing about the kernel: assume xt_recent.
+        (v4.declares_limit || !v4.written_by_ufw, ipv6 && (v6.declares_limit || !v6.written_by_ufw))
     };
     Ok(Observed {
         installed,
