@@ -16,8 +16,8 @@ pub const APPS_DIR: &str = "/etc/ufw/applications.d";
 pub enum ObserveError {
     #[error(transparent)]
     Sys(#[from] SysError),
-    #[error("{path}: {source}")]
-    Rules { path: String, source: rulesfile::RulesFileError },
+    #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Rules { path: String, line: Option<usize>, source: rulesfile::RulesFileError },
     #[error("{path}:{line}: {message}")]
     Setting { path: String, line: usize, message: String },
 }
@@ -75,7 +75,7 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
         if text.is_empty() && !installed {
             return Ok(RulesFile::default());
         }
-        rulesfile::parse(text, v6, &services).map_err(|source| ObserveError::Rules { path: root_path(sys, path), source })
+        rulesfile::parse(text, v6, &services).map_err(|source| ObserveError::Rules { path: root_path(sys, path), line: source.line(), source })
     };
     let v4 = parse(&v4_text, false, USER_RULES)?;
     let ipv6 = defaults.get("ipv6").as_deref() == Some("yes");

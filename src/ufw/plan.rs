@@ -318,7 +318,14 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
         let regen = rulesfile::write(rules, v6, &octx(limit));
         if &regen != text && !pristine(text) {
-            let why = if text.contains('\r') { "it has CRLF line endings, which iptables-restore refuses" } else { "its iptables lines do not match its tuples (hand edit, older ufw, or missing limit chains)" };
+            let rules_part = |t: &str| t.replace("\r\n", "\n").split("### END RULES ###").next().unwrap_or("").to_string();
+            let why = if text.contains('\r') {
+                "it has CRLF line endings, which iptables-restore refuses"
+            } else if rules_part(&regen) == rules_part(text) {
+                "its logging section does not match the logging level and default policies"
+            } else {
+                "its iptables lines do not match its tuples (hand edit, older ufw, or missing limit chains)"
+            };
             changes.push(Change {
                 kind: ChangeKind::Change,
                 item: "firewall.rules_file".into(),

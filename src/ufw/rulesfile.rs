@@ -9,12 +9,21 @@ use super::Policy;
 /// A tuple ufw would refuse, or a file ufw (or iptables-restore) cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RulesFileError {
-    #[error("line {line}: malformed tuple ({why}): {text}")]
+    #[error("malformed tuple ({why}): {text}; ufw would skip it and drop it on its next write")]
     Tuple { line: usize, why: String, text: String },
-    #[error("line {line}: invalid hex comment '{hex}' (ufw status would crash on it): re-add the rule with its comment")]
+    #[error("invalid hex comment '{hex}' (ufw status would crash on it): delete the rule and add it again with its comment")]
     Comment { line: usize, hex: String },
     #[error("the file is truncated or not a ufw rules file ({0}); restore it from a backup or from /usr/share/ufw/iptables/")]
     Structure(String),
+}
+
+impl RulesFileError {
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            RulesFileError::Tuple { line, .. } | RulesFileError::Comment { line, .. } => Some(*line),
+            RulesFileError::Structure(_) => None,
+        }
+    }
 }
 
 /// A parsed rules file.
@@ -192,7 +201,7 @@ pub fn parse(text: &str, v6: bool, services: &Services) -> Result<RulesFile, Rul
         }
         if !saw_filter {
             if l.trim() != "*filter" && !l.starts_with('#') {
-                return Err(RulesFileError::Structure(format!("line {}: expected '*filter' first", i + 1)));
+                return Err(RulesFileError::Structure(format!("expected '*filter' first, found line {}", i + 1)));
             }
             saw_filter = l.trim() == "*filter";
         }
