@@ -12,7 +12,11 @@ use crate::render::{self, Style};
 use crate::system::System;
 
 #[derive(Parser, Debug)]
-#[command(name = "harden", version, about = "Declarative hardening of Linux servers: plan, apply and check a host profile")]
+#[command(
+    name = "harden",
+    version,
+    about = "Declarative hardening of Linux servers: plan, apply and check a host profile"
+)]
 pub struct Cli {
     /// Filesystem root that every path is read and written under.
     #[arg(long, global = true, default_value = "/")]
@@ -92,7 +96,10 @@ fn color_on(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal(),
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                && std::io::stdout().is_terminal()
+        }
     }
 }
 
@@ -106,7 +113,11 @@ fn init_tracing(verbose: u8, quiet: bool) {
             _ => "trace",
         }
     };
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(level).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(level)
+        .without_time()
+        .try_init();
 }
 
 fn print(s: &str) {
@@ -118,7 +129,10 @@ fn print(s: &str) {
 /// Run the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     init_tracing(cli.verbose, cli.quiet);
-    let style = Style { color: color_on(cli.color), verbose: cli.verbose > 0 };
+    let style = Style {
+        color: color_on(cli.color),
+        verbose: cli.verbose > 0,
+    };
     if !cli.root.is_dir() {
         bail!("--root {}: not a directory", cli.root.display());
     }
@@ -137,7 +151,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                         print(&render::plan_human(&plan, &style, false))
                     }
                 }
-                Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, false))?)),
+                Format::Json => print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&render::plan_json(&plan, false))?
+                )),
             }
             Ok(if plan.has_changes() { 2 } else { 0 })
         }
@@ -150,11 +167,24 @@ pub fn run(cli: Cli) -> Result<i32> {
                         print(&render::plan_human(&plan, &style, true))
                     }
                 }
-                Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, true))?)),
+                Format::Json => print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&render::plan_json(&plan, true))?
+                )),
             }
-            Ok(if plan.has_changes() || plan.findings().next().is_some() { 2 } else { 0 })
+            Ok(if plan.has_changes() || plan.findings().next().is_some() {
+                2
+            } else {
+                0
+            })
         }
-        Cmd::Apply { profile, yes, allow_lockout, format, lock_timeout } => {
+        Cmd::Apply {
+            profile,
+            yes,
+            allow_lockout,
+            format,
+            lock_timeout,
+        } => {
             let prof = profile::load(&profile)?;
             let _lock = crate::lock::acquire(&sys, Duration::from_secs(lock_timeout))?;
             let plan = engine::plan(&sys, &prof)?;
@@ -163,7 +193,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             if !plan.has_changes() {
                 if format == Format::Json {
-                    print(&format!("{}\n", serde_json::to_string_pretty(&engine::ApplyReport { schema_version: crate::plan::SCHEMA_VERSION, ..Default::default() })?));
+                    print(&format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&engine::ApplyReport {
+                            schema_version: crate::plan::SCHEMA_VERSION,
+                            ..Default::default()
+                        })?
+                    ));
                 }
                 return Ok(0);
             }
@@ -173,7 +209,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 eprint!("Apply these changes? Type 'yes' to continue: ");
                 let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer).context("reading the answer")?;
+                std::io::stdin()
+                    .read_line(&mut answer)
+                    .context("reading the answer")?;
                 if answer.trim() != "yes" {
                     eprintln!("Not applied.");
                     return Ok(1);
@@ -187,7 +225,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                         if let Some(f) = &r.failed {
                             eprintln!("error: {}: {f}", r.resource);
                         } else if !r.changed.is_empty() && !cli.quiet {
-                            print(&format!("{}: applied {} change(s){}\n", r.resource, r.changed.len(), r.backup.as_ref().map(|b| format!("; previous files saved in {b}")).unwrap_or_default()));
+                            print(&format!(
+                                "{}: applied {} change(s){}\n",
+                                r.resource,
+                                r.changed.len(),
+                                r.backup
+                                    .as_ref()
+                                    .map(|b| format!("; previous files saved in {b}"))
+                                    .unwrap_or_default()
+                            ));
                         }
                         for n in &r.notes {
                             if !cli.quiet {
@@ -209,8 +255,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             let t = engine::show(&sys)?;
             match format {
                 ShowFormat::Toml => {
-                    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
-                    print(&format!("# Observed by harden show on {host} (root {})\n{}", cli.root.display(), toml::to_string(&t)?));
+                    let host = nix::unistd::gethostname()
+                        .map(|h| h.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    print(&format!(
+                        "# Observed by harden show on {host} (root {})\n{}",
+                        cli.root.display(),
+                        toml::to_string(&t)?
+                    ));
                 }
                 ShowFormat::Json => print(&format!("{}\n", serde_json::to_string_pretty(&t)?)),
             }

@@ -19,12 +19,18 @@ pub fn acquire(sys: &System, wait: Duration) -> Result<HostLock> {
     let start = Instant::now();
     let mut told = false;
     loop {
-        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
             Ok(mut l) => {
                 let _ = l.set_len(0);
                 let _ = l.rewind();
-                let _ = write!(l, "{}\n", std::process::id());
+                let _ = writeln!(l, "{}", std::process::id());
                 return Ok(HostLock { _lock: l });
             }
             Err((mut f, _)) => {
@@ -34,7 +40,11 @@ pub fn acquire(sys: &System, wait: Duration) -> Result<HostLock> {
                     bail!("another harden (pid {}) holds {}; waited {}s. Try again when it has finished.", pid.trim(), path.display(), wait.as_secs());
                 }
                 if !told {
-                    eprintln!("waiting for another harden (pid {}) to finish ({})", pid.trim(), path.display());
+                    eprintln!(
+                        "waiting for another harden (pid {}) to finish ({})",
+                        pid.trim(),
+                        path.display()
+                    );
                     told = true;
                 }
                 std::thread::sleep(Duration::from_millis(200));

@@ -38,11 +38,21 @@ fn upstream_rules_files_round_trip() {
         return;
     };
     let services = Services::parse(&std::fs::read_to_string("/etc/services").unwrap_or_default());
-    let levels = [LogLevel::Off, LogLevel::Low, LogLevel::Medium, LogLevel::High, LogLevel::Full];
+    let levels = [
+        LogLevel::Off,
+        LogLevel::Low,
+        LogLevel::Medium,
+        LogLevel::High,
+        LogLevel::Full,
+    ];
     let pols = [Policy::Allow, Policy::Deny, Policy::Reject];
     let (mut total, mut ok) = (0, 0);
     let mut failures = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for path in entries {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -66,7 +76,14 @@ fn upstream_rules_files_round_trip() {
                     for &input in &pols {
                         for &output in &pols {
                             for &forward in &pols {
-                                let ctx = WriteContext { loglevel, input, output, forward, limit: parsed.declares_limit, ipv6 };
+                                let ctx = WriteContext {
+                                    loglevel,
+                                    input,
+                                    output,
+                                    forward,
+                                    limit: parsed.declares_limit,
+                                    ipv6,
+                                };
                                 if rulesfile::write(&rules, v6, &ctx) == b {
                                     matched = true;
                                     break 'search;
@@ -79,14 +96,39 @@ fn upstream_rules_files_round_trip() {
             if matched {
                 ok += 1;
             } else {
-                let ctx = WriteContext { loglevel: LogLevel::Low, input: Policy::Deny, output: Policy::Allow, forward: Policy::Deny, limit: parsed.declares_limit, ipv6: true };
+                let ctx = WriteContext {
+                    loglevel: LogLevel::Low,
+                    input: Policy::Deny,
+                    output: Policy::Allow,
+                    forward: Policy::Deny,
+                    limit: parsed.declares_limit,
+                    ipv6: true,
+                };
                 let mine = rulesfile::write(&rules, v6, &ctx);
-                let first = b.lines().zip(mine.lines()).find(|(a, b)| a != b).map(|(a, b)| format!("\n  ufw:  {a}\n  ours: {b}")).unwrap_or_default();
+                let first = b
+                    .lines()
+                    .zip(mine.lines())
+                    .find(|(a, b)| a != b)
+                    .map(|(a, b)| format!("\n  ufw:  {a}\n  ours: {b}"))
+                    .unwrap_or_default();
                 failures.push(format!("{}: block {total} differs{first}", path.display()));
             }
         }
     }
     println!("{ok}/{total} upstream rules files reproduced byte for byte");
-    assert!(total > 900, "expected the corpus to hold about a thousand rules files, found {total}");
-    assert!(failures.is_empty(), "{} of {total} differ:\n{}", failures.len(), failures.iter().take(15).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        total > 900,
+        "expected the corpus to hold about a thousand rules files, found {total}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {total} differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -10,7 +10,11 @@ pub enum ApplyError {
     #[error("{0}")]
     Refused(String),
     #[error("{path} changed since the plan was made (sha256 {now}, plan had {then}); plan again")]
-    Stale { path: String, now: String, then: String },
+    Stale {
+        path: String,
+        now: String,
+        then: String,
+    },
     #[error(transparent)]
     Sys(#[from] SysError),
     #[error("loading the new rules failed: {reason}; the previous files were restored{restored}")]
@@ -30,9 +34,20 @@ pub struct Applied {
 /// policies the way ufw-init's start does, without flushing anything else.
 pub fn policy_restore(v6: bool, input: Policy, output: Policy, forward: Policy) -> String {
     let t = if v6 { "6" } else { "" };
-    let builtin = |p: Policy| if p == Policy::Reject { "DROP" } else { p.target() };
+    let builtin = |p: Policy| {
+        if p == Policy::Reject {
+            "DROP"
+        } else {
+            p.target()
+        }
+    };
     let mut s = String::from("*filter\n");
-    s += &format!(":INPUT {} [0:0]\n:FORWARD {} [0:0]\n:OUTPUT {} [0:0]\n", builtin(input), builtin(forward), builtin(output));
+    s += &format!(
+        ":INPUT {} [0:0]\n:FORWARD {} [0:0]\n:OUTPUT {} [0:0]\n",
+        builtin(input),
+        builtin(forward),
+        builtin(output)
+    );
     for dir in ["input", "output", "forward"] {
         s += &format!(":ufw{t}-reject-{dir} - [0:0]\n:ufw{t}-track-{dir} - [0:0]\n:ufw{t}-skip-to-policy-{dir} - [0:0]\n");
     }
@@ -55,30 +70,57 @@ fn run_ok(sys: &System, prog: &str, args: &[&str], stdin: Option<&[u8]>) -> Resu
     if out.ok() {
         Ok(())
     } else {
-        Err(format!("{prog} {} exited {}: {}{}", args.join(" "), out.status, out.stderr.trim(), out.stdout.trim()))
+        Err(format!(
+            "{prog} {} exited {}: {}{}",
+            args.join(" "),
+            out.status,
+            out.stderr.trim(),
+            out.stdout.trim()
+        ))
     }
 }
 
 fn restore_rules(sys: &System, ipv6: bool) -> Result<(), String> {
-    for (path, prog, on) in [(USER_RULES, "iptables-restore", true), (USER6_RULES, "ip6tables-restore", ipv6)] {
+    for (path, prog, on) in [
+        (USER_RULES, "iptables-restore", true),
+        (USER6_RULES, "ip6tables-restore", ipv6),
+    ] {
         if !on {
             continue;
         }
-        let data = sys.read(path).map_err(|e| e.to_string())?.unwrap_or_default();
+        let data = sys
+            .read(path)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
         run_ok(sys, prog, &["-n"], Some(&data))?;
     }
     Ok(())
 }
 
-fn load(sys: &System, a: &FirewallActions, steps: &[LoadStep], done: &mut Vec<String>) -> Result<(), String> {
+fn load(
+    sys: &System,
+    a: &FirewallActions,
+    steps: &[LoadStep],
+    done: &mut Vec<String>,
+) -> Result<(), String> {
     for step in steps {
         match step {
             LoadStep::Enable => run_ok(sys, "ufw", &["--force", "enable"], None)?,
             LoadStep::Disable => run_ok(sys, "ufw", &["disable"], None)?,
             LoadStep::Policies => {
-                run_ok(sys, "iptables-restore", &["-n"], Some(policy_restore(false, a.input, a.output, a.forward).as_bytes()))?;
+                run_ok(
+                    sys,
+                    "iptables-restore",
+                    &["-n"],
+                    Some(policy_restore(false, a.input, a.output, a.forward).as_bytes()),
+                )?;
                 if a.ipv6 {
-                    run_ok(sys, "ip6tables-restore", &["-n"], Some(policy_restore(true, a.input, a.output, a.forward).as_bytes()))?;
+                    run_ok(
+                        sys,
+                        "ip6tables-restore",
+                        &["-n"],
+                        Some(policy_restore(true, a.input, a.output, a.forward).as_bytes()),
+                    )?;
                 }
             }
             LoadStep::RestoreRules => restore_rules(sys, a.ipv6)?,
@@ -88,7 +130,12 @@ fn load(sys: &System, a: &FirewallActions, steps: &[LoadStep], done: &mut Vec<St
     Ok(())
 }
 
-pub fn apply(sys: &System, a: &FirewallActions, allow_lockout: bool, stamp: &str) -> Result<Applied, ApplyError> {
+pub fn apply(
+    sys: &System,
+    a: &FirewallActions,
+    allow_lockout: bool,
+    stamp: &str,
+) -> Result<Applied, ApplyError> {
     if let Some(b) = &a.blocked {
         return Err(ApplyError::Refused(b.clone()));
     }
@@ -102,11 +149,18 @@ pub fn apply(sys: &System, a: &FirewallActions, allow_lockout: bool, stamp: &str
     for w in &a.writes {
         let now = sys.hash_now(&w.path)?;
         if now != w.base_sha256 {
-            return Err(ApplyError::Stale { path: sys.path(&w.path).display().to_string(), now, then: w.base_sha256.clone() });
+            return Err(ApplyError::Stale {
+                path: sys.path(&w.path).display().to_string(),
+                now,
+                then: w.base_sha256.clone(),
+            });
         }
     }
     let paths: Vec<&str> = a.writes.iter().map(|w| w.path.as_str()).collect();
-    let old: Vec<Option<Vec<u8>>> = paths.iter().map(|p| sys.read(p)).collect::<Result<_, _>>()?;
+    let old: Vec<Option<Vec<u8>>> = paths
+        .iter()
+        .map(|p| sys.read(p))
+        .collect::<Result<_, _>>()?;
     let backup = sys.backup(&paths, stamp)?;
     done.backup = Some(sys.path(&backup).display().to_string());
     for w in &a.writes {
@@ -114,7 +168,10 @@ pub fn apply(sys: &System, a: &FirewallActions, allow_lockout: bool, stamp: &str
         done.written.push(sys.path(&w.path).display().to_string());
     }
     if !sys.is_live() {
-        done.notes.push(format!("files written under {}; nothing was loaded into the running kernel (--root is not /)", sys.root().display()));
+        done.notes.push(format!(
+            "files written under {}; nothing was loaded into the running kernel (--root is not /)",
+            sys.root().display()
+        ));
         return Ok(done);
     }
     if let Err(reason) = load(sys, a, &a.load, &mut done.loaded) {

@@ -27,7 +27,16 @@ impl Apps {
         let mut profiles = BTreeMap::new();
         for (name, text) in files {
             if name.starts_with('.')
-                || [".dpkg-new", ".dpkg-old", ".dpkg-dist", ".rpmnew", ".rpmsave", "~"].iter().any(|s| name.ends_with(s))
+                || [
+                    ".dpkg-new",
+                    ".dpkg-old",
+                    ".dpkg-dist",
+                    ".rpmnew",
+                    ".rpmsave",
+                    "~",
+                ]
+                .iter()
+                .any(|s| name.ends_with(s))
             {
                 continue;
             }
@@ -56,7 +65,9 @@ impl Apps {
                 if p.len() > 64 || !valid_name(&p) || services.contains(&p) {
                     continue;
                 }
-                let (Some(_), Some(_), Some(ports)) = (f.get("title"), f.get("description"), f.get("ports")) else {
+                let (Some(_), Some(_), Some(ports)) =
+                    (f.get("title"), f.get("description"), f.get("ports"))
+                else {
                     continue;
                 };
                 if ports.is_empty() {

@@ -15,20 +15,31 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
     while seen < files.len() && seen < 64 {
         let f = files[seen].clone();
         seen += 1;
-        let Some(text) = sys.read_text(&f)? else { continue };
+        let Some(text) = sys.read_text(&f)? else {
+            continue;
+        };
         for line in text.lines() {
             let mut it = line.split_whitespace();
-            let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+            let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                continue;
+            };
             match k.to_lowercase().as_str() {
                 "port" => ports.extend(v.parse::<u16>().ok()),
                 "listenaddress" => {
-                    if let Some((_, p)) = v.rsplit_once(':').filter(|(h, _)| h.ends_with(']') || !h.contains(':')) {
+                    if let Some((_, p)) = v
+                        .rsplit_once(':')
+                        .filter(|(h, _)| h.ends_with(']') || !h.contains(':'))
+                    {
                         ports.extend(p.parse::<u16>().ok());
                     }
                 }
                 "include" => {
                     for pat in std::iter::once(v).chain(it) {
-                        let pat = if pat.starts_with('/') { pat.to_string() } else { format!("/etc/ssh/{pat}") };
+                        let pat = if pat.starts_with('/') {
+                            pat.to_string()
+                        } else {
+                            format!("/etc/ssh/{pat}")
+                        };
                         files.extend(expand_glob(sys, &pat));
                     }
                 }
@@ -43,7 +54,11 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
     let socket_on = sys.exists("/etc/systemd/system/sockets.target.wants/ssh.socket");
     if socket_on {
         let mut texts = Vec::new();
-        for f in ["/lib/systemd/system/ssh.socket", "/usr/lib/systemd/system/ssh.socket", "/etc/systemd/system/ssh.socket"] {
+        for f in [
+            "/lib/systemd/system/ssh.socket",
+            "/usr/lib/systemd/system/ssh.socket",
+            "/etc/systemd/system/ssh.socket",
+        ] {
             if let Some(t) = sys.read_text(f)? {
                 texts.push(t);
             }
@@ -58,7 +73,8 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
                     let v = v.trim();
                     if v.is_empty() {
                         sock.clear(); // an empty assignment resets the list
-                    } else if let Some(p) = v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) {
+                    } else if let Some(p) = v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok())
+                    {
                         sock.push(p);
                     }
                 }
@@ -72,14 +88,24 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
 }
 
 fn expand_glob(sys: &System, pat: &str) -> Vec<String> {
-    let Some((dir, file)) = pat.rsplit_once('/') else { return vec![] };
+    let Some((dir, file)) = pat.rsplit_once('/') else {
+        return vec![];
+    };
     if !file.contains('*') {
         return vec![pat.to_string()];
     }
-    let Ok(g) = globset::Glob::new(file) else { return vec![] };
+    let Ok(g) = globset::Glob::new(file) else {
+        return vec![];
+    };
     let m = g.compile_matcher();
     let mut out: Vec<String> = std::fs::read_dir(sys.path(dir))
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| m.is_match(n)).map(|n| format!("{dir}/{n}")).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| m.is_match(n))
+                .map(|n| format!("{dir}/{n}"))
+                .collect()
+        })
         .unwrap_or_default();
     out.sort();
     out
@@ -129,7 +155,12 @@ fn first_match(rules: &[Rule], port: u16, client: Option<&str>) -> Option<(Actio
 }
 
 /// Why the planned rules would lock SSH out, if they would.
-pub fn check(sys: &System, v4: &[Rule], v6: &[Rule], input: Policy) -> Result<Option<String>, SysError> {
+pub fn check(
+    sys: &System,
+    v4: &[Rule],
+    v6: &[Rule],
+    input: Policy,
+) -> Result<Option<String>, SysError> {
     let ports = ssh_ports(sys)?;
     let client = ssh_client();
     for port in &ports {
@@ -148,7 +179,9 @@ pub fn check(sys: &System, v4: &[Rule], v6: &[Rule], input: Policy) -> Result<Op
             None => input != Policy::Allow,
         };
         if blocked {
-            let from = who.map(|w| format!("from your SSH client {w}")).unwrap_or_else(|| "from anywhere".into());
+            let from = who
+                .map(|w| format!("from your SSH client {w}"))
+                .unwrap_or_else(|| "from anywhere".into());
             return Ok(Some(format!("incoming SSH on port {port} (sshd_config) would be denied {from}; add e.g. `limit` tcp {port}")));
         }
     }

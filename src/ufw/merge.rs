@@ -17,8 +17,17 @@ pub struct Merged {
 }
 
 /// `keep(rule)` says whether an unmanaged rule stays when purging.
-pub fn merge(observed: &[Rule], desired: &[Rule], purge: bool, keep: &dyn Fn(&Rule) -> bool) -> Merged {
-    let want: HashMap<MatchKey, usize> = desired.iter().enumerate().map(|(i, r)| (r.key(), i)).collect();
+pub fn merge(
+    observed: &[Rule],
+    desired: &[Rule],
+    purge: bool,
+    keep: &dyn Fn(&Rule) -> bool,
+) -> Merged {
+    let want: HashMap<MatchKey, usize> = desired
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key(), i))
+        .collect();
     let mut out = Merged::default();
     let mut queue = desired.iter();
     let mut placed: HashSet<MatchKey> = HashSet::new();
@@ -60,8 +69,17 @@ pub fn merge(observed: &[Rule], desired: &[Rule], purge: bool, keep: &dyn Fn(&Ru
         }
     }
     // Moves: rules present before and after whose relative order changed.
-    let before: Vec<MatchKey> = observed.iter().map(Rule::key).filter(|k| out.rules.iter().any(|r| &r.key() == k)).collect();
-    let after: Vec<MatchKey> = out.rules.iter().map(Rule::key).filter(|k| seen_obs.contains_key(k)).collect();
+    let before: Vec<MatchKey> = observed
+        .iter()
+        .map(Rule::key)
+        .filter(|k| out.rules.iter().any(|r| &r.key() == k))
+        .collect();
+    let after: Vec<MatchKey> = out
+        .rules
+        .iter()
+        .map(Rule::key)
+        .filter(|k| seen_obs.contains_key(k))
+        .collect();
     let stay = lcs(&before, &after);
     for r in &out.rules {
         let k = r.key();
@@ -80,10 +98,15 @@ fn lcs(a: &[MatchKey], b: &[MatchKey]) -> HashSet<MatchKey> {
         pre += 1;
     }
     let mut suf = 0;
-    while suf < a.len() - pre && suf < b.len() - pre && a[a.len() - 1 - suf] == b[b.len() - 1 - suf] {
+    while suf < a.len() - pre && suf < b.len() - pre && a[a.len() - 1 - suf] == b[b.len() - 1 - suf]
+    {
         suf += 1;
     }
-    let mut keep: HashSet<MatchKey> = a[..pre].iter().chain(a[a.len() - suf..].iter()).cloned().collect();
+    let mut keep: HashSet<MatchKey> = a[..pre]
+        .iter()
+        .chain(a[a.len() - suf..].iter())
+        .cloned()
+        .collect();
     let (x, y) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
     let (n, m) = (x.len(), y.len());
     if n * m > 4_000_000 {
@@ -92,7 +115,11 @@ fn lcs(a: &[MatchKey], b: &[MatchKey]) -> HashSet<MatchKey> {
     let mut t = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            t[i][j] = if x[i] == y[j] { t[i + 1][j + 1] + 1 } else { t[i + 1][j].max(t[i][j + 1]) };
+            t[i][j] = if x[i] == y[j] {
+                t[i + 1][j + 1] + 1
+            } else {
+                t[i + 1][j].max(t[i][j + 1])
+            };
         }
     }
     let (mut i, mut j) = (0, 0);

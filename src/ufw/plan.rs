@@ -75,12 +75,20 @@ pub fn rules_view(v4: &[Rule], v6: &[Rule]) -> String {
     out
 }
 
-fn desired_all(o: &Observed, spec: &FirewallSpec, warnings: &mut Vec<String>) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
+fn desired_all(
+    o: &Observed,
+    spec: &FirewallSpec,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
     let mut v4: Vec<Rule> = Vec::new();
     let mut v6: Vec<Rule> = Vec::new();
     let mut owner: HashMap<MatchKey, usize> = HashMap::new();
     for (i, r) in spec.rules.iter().enumerate() {
-        let Desired { rules, unresolved_app, .. } = desired_rule(o, i, r)?;
+        let Desired {
+            rules,
+            unresolved_app,
+            ..
+        } = desired_rule(o, i, r)?;
         let rules = if unresolved_app {
             // Not installed: take the ports and protocols the existing tuples record.
             let mut found = Vec::new();
@@ -95,7 +103,11 @@ fn desired_all(o: &Observed, spec: &FirewallSpec, warnings: &mut Vec<String>) ->
                 }
             }
             if found.is_empty() {
-                let app = r.app.as_ref().or(r.from_app.as_ref()).expect("unresolved app rule has an app");
+                let app = r
+                    .app
+                    .as_ref()
+                    .or(r.from_app.as_ref())
+                    .expect("unresolved app rule has an app");
                 return Err(app.err(format!(
                     "application profile '{}' is not installed (no [{}] section in /etc/ufw/applications.d) and no existing rule records its ports",
                     app.value, app.value
@@ -112,7 +124,10 @@ fn desired_all(o: &Observed, spec: &FirewallSpec, warnings: &mut Vec<String>) ->
                 let other = list.iter().find(|x| x.key() == k).cloned();
                 if other.as_ref() == Some(&rule) {
                     if j != i {
-                        warnings.push(format!("{}: duplicate of the rule at {}; ignored", r.at, spec.rules[j].at));
+                        warnings.push(format!(
+                            "{}: duplicate of the rule at {}; ignored",
+                            r.at, spec.rules[j].at
+                        ));
                     }
                     continue;
                 }
@@ -147,9 +162,19 @@ fn same_app_slot(x: &Rule, p: &Rule) -> bool {
 fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
     // One change per command text, whatever the families.
     let mut seen = std::collections::HashSet::new();
-    let mut push = |kind: ChangeKind, item: &str, summary: String, expected: Option<String>, actual: Option<String>| {
+    let mut push = |kind: ChangeKind,
+                    item: &str,
+                    summary: String,
+                    expected: Option<String>,
+                    actual: Option<String>| {
         if seen.insert((kind, summary.clone())) {
-            changes.push(Change { kind, item: item.into(), summary, expected, actual });
+            changes.push(Change {
+                kind,
+                item: item.into(),
+                summary,
+                expected,
+                actual,
+            });
         }
     };
     for m in [m4, m6] {
@@ -172,13 +197,25 @@ fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
     for m in [m4, m6] {
         for r in &m.moved {
             let c = format!("ufw {}", r.command());
-            push(ChangeKind::Change, "firewall.rule.position", format!("move: {c}"), Some(c.clone()), Some(c));
+            push(
+                ChangeKind::Change,
+                "firewall.rule.position",
+                format!("move: {c}"),
+                Some(c.clone()),
+                Some(c),
+            );
         }
     }
     for m in [m4, m6] {
         for r in &m.removed {
             let c = format!("ufw {}", r.command());
-            push(ChangeKind::Remove, "firewall.rule", c.clone(), None, Some(c));
+            push(
+                ChangeKind::Remove,
+                "firewall.rule",
+                c.clone(),
+                None,
+                Some(c),
+            );
         }
     }
 }
@@ -208,7 +245,10 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     if !o.installed {
         findings.push(Finding {
             id: "firewall.not_installed".into(),
-            message: format!("ufw is not installed: {} does not exist", sys.path(UFW_CONF).display()),
+            message: format!(
+                "ufw is not installed: {} does not exist",
+                sys.path(UFW_CONF).display()
+            ),
             location: None,
             remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
         });
@@ -218,14 +258,24 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             findings,
             warnings,
             views,
-            actions: Actions::Firewall(empty(Some("ufw is not installed; install it with `apt-get install ufw` and run apply again".into()))),
+            actions: Actions::Firewall(empty(Some(
+                "ufw is not installed; install it with `apt-get install ufw` and run apply again"
+                    .into(),
+            ))),
         });
     }
 
     // Settings.
     let enabled = spec.enabled.unwrap_or(o.enabled);
-    let loglevel = spec.logging.as_ref().and_then(|l| LogLevel::parse(&l.value)).or(o.loglevel).unwrap_or(LogLevel::Low);
-    let pol = |f: &Option<crate::profile::Field<PolicyWord>>, cur: Option<Policy>, dflt: Policy| f.as_ref().map(|f| word(f.value)).or(cur).unwrap_or(dflt);
+    let loglevel = spec
+        .logging
+        .as_ref()
+        .and_then(|l| LogLevel::parse(&l.value))
+        .or(o.loglevel)
+        .unwrap_or(LogLevel::Low);
+    let pol = |f: &Option<crate::profile::Field<PolicyWord>>, cur: Option<Policy>, dflt: Policy| {
+        f.as_ref().map(|f| word(f.value)).or(cur).unwrap_or(dflt)
+    };
     let input = pol(&spec.defaults.incoming, o.input, Policy::Deny);
     let output = pol(&spec.defaults.outgoing, o.output, Policy::Allow);
     let forward = pol(&spec.defaults.routed, o.forward, Policy::Deny);
@@ -244,7 +294,12 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let before_view = rules_view(&o.v4.rules, &o.v6.rules);
     let after_view = rules_view(&m4.rules, &m6.rules);
     if before_view != after_view {
-        views.push(View { title: "firewall rules".into(), before: before_view, after: after_view, verbose: false });
+        views.push(View {
+            title: "firewall rules".into(),
+            before: before_view,
+            after: after_view,
+            verbose: false,
+        });
     }
 
     // Settings changes.
@@ -254,7 +309,11 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         changes.push(Change {
             kind: ChangeKind::Change,
             item: "firewall.enabled".into(),
-            summary: if enabled { "ufw enable".into() } else { "ufw disable".into() },
+            summary: if enabled {
+                "ufw enable".into()
+            } else {
+                "ufw disable".into()
+            },
             expected: Some(enabled.to_string()),
             actual: Some(o.enabled.to_string()),
         });
@@ -266,15 +325,37 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             item: "firewall.logging".into(),
             summary: format!("ufw logging {}", loglevel.as_str()),
             expected: Some(loglevel.as_str().into()),
-            actual: Some(o.loglevel.map(|l| l.as_str().to_string()).unwrap_or_else(|| conf.get_raw("LOGLEVEL").unwrap_or("unset").to_string())),
+            actual: Some(
+                o.loglevel
+                    .map(|l| l.as_str().to_string())
+                    .unwrap_or_else(|| conf.get_raw("LOGLEVEL").unwrap_or("unset").to_string()),
+            ),
         });
         conf.set("LOGLEVEL", loglevel.as_str());
     }
     let mut policy_changed = false;
     for (key, dir, want, cur, managed) in [
-        ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
-        ("DEFAULT_OUTPUT_POLICY", "outgoing", output, o.output, spec.defaults.outgoing.is_some()),
-        ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
+        (
+            "DEFAULT_INPUT_POLICY",
+            "incoming",
+            input,
+            o.input,
+            spec.defaults.incoming.is_some(),
+        ),
+        (
+            "DEFAULT_OUTPUT_POLICY",
+            "outgoing",
+            output,
+            o.output,
+            spec.defaults.outgoing.is_some(),
+        ),
+        (
+            "DEFAULT_FORWARD_POLICY",
+            "routed",
+            forward,
+            o.forward,
+            spec.defaults.routed.is_some(),
+        ),
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
         let exact = raw.as_deref() == Some(want.file_value());
@@ -298,9 +379,20 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
 
     // Files.
-    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6: o.ipv6 };
+    let ctx = |limit: bool| WriteContext {
+        loglevel,
+        input,
+        output,
+        forward,
+        limit,
+        ipv6: o.ipv6,
+    };
     let new4 = rulesfile::write(&m4.rules, false, &ctx(o.limit4));
-    let new6 = if o.ipv6 { rulesfile::write(&m6.rules, true, &ctx(o.limit6)) } else { o.v6_text.clone() };
+    let new6 = if o.ipv6 {
+        rulesfile::write(&m6.rules, true, &ctx(o.limit6))
+    } else {
+        o.v6_text.clone()
+    };
     // A file whose generated lines disagree with its tuples is drift of its own.
     let octx = |limit: bool| WriteContext {
         loglevel: o.loglevel.unwrap_or(LogLevel::Low),
@@ -310,15 +402,22 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         limit,
         ipv6: o.ipv6,
     };
-    for (path, text, rules, limit, v6) in
-        [(USER_RULES, &o.v4_text, &o.v4.rules, o.limit4, false), (USER6_RULES, &o.v6_text, &o.v6.rules, o.limit6, true)]
-    {
+    for (path, text, rules, limit, v6) in [
+        (USER_RULES, &o.v4_text, &o.v4.rules, o.limit4, false),
+        (USER6_RULES, &o.v6_text, &o.v6.rules, o.limit6, true),
+    ] {
         if v6 && !o.ipv6 {
             continue;
         }
         let regen = rulesfile::write(rules, v6, &octx(limit));
         if &regen != text && !pristine(text) {
-            let rules_part = |t: &str| t.replace("\r\n", "\n").split("### END RULES ###").next().unwrap_or("").to_string();
+            let rules_part = |t: &str| {
+                t.replace("\r\n", "\n")
+                    .split("### END RULES ###")
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            };
             let why = if text.contains('\r') {
                 "it has CRLF line endings, which iptables-restore refuses"
             } else if rules_part(&regen) == rules_part(text) {
@@ -342,14 +441,29 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         (USER_RULES, o.v4_text.clone(), new4, 0o640),
         (USER6_RULES, o.v6_text.clone(), new6, 0o640),
         (UFW_CONF, o.conf.text.clone(), conf.text.clone(), 0o644),
-        (DEFAULTS, o.defaults.text.clone(), defaults.text.clone(), 0o644),
+        (
+            DEFAULTS,
+            o.defaults.text.clone(),
+            defaults.text.clone(),
+            0o644,
+        ),
     ] {
         if old != new && !(pristine(&old) && path.ends_with(".rules") && changes.is_empty()) {
-            views.push(View { title: sys.path(path).display().to_string(), before: old.clone(), after: new.clone(), verbose: true });
+            views.push(View {
+                title: sys.path(path).display().to_string(),
+                before: old.clone(),
+                after: new.clone(),
+                verbose: true,
+            });
             if path.ends_with(".rules") {
                 files_changed = true;
             }
-            writes.push(FileWrite { path: path.into(), base_sha256: sha256_hex(old.as_bytes()), content: new, mode });
+            writes.push(FileWrite {
+                path: path.into(),
+                base_sha256: sha256_hex(old.as_bytes()),
+                content: new,
+                mode,
+            });
         }
     }
     if changes.is_empty() {
@@ -374,10 +488,16 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
     }
 
-    let lock = if enabled { lockout::check(sys, &m4.rules, &m6.rules, input)? } else { None };
+    let lock = if enabled {
+        lockout::check(sys, &m4.rules, &m6.rules, input)?
+    } else {
+        None
+    };
     if let Some(l) = &lock {
         if !changes.is_empty() {
-            warnings.push(format!("lockout guard: {l}; apply refuses this plan unless --allow-lockout"));
+            warnings.push(format!(
+                "lockout guard: {l}; apply refuses this plan unless --allow-lockout"
+            ));
         }
     }
     if sys.has_program("docker") && sys.exists("/var/run/docker.sock") {
@@ -390,14 +510,26 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         findings,
         warnings,
         views,
-        actions: Actions::Firewall(FirewallActions { writes, load, input, output, forward, ipv6: o.ipv6, lockout: lock, blocked: None }),
+        actions: Actions::Firewall(FirewallActions {
+            writes,
+            load,
+            input,
+            output,
+            forward,
+            ipv6: o.ipv6,
+            lockout: lock,
+            blocked: None,
+        }),
     })
 }
 
 fn globset_of(globs: &[String]) -> Result<globset::GlobSet, PlanError> {
     let mut b = globset::GlobSetBuilder::new();
     for g in globs {
-        b.add(globset::Glob::new(g).map_err(|e| PlanError::Other(format!("bad keep glob '{g}': {e}")))?);
+        b.add(
+            globset::Glob::new(g)
+                .map_err(|e| PlanError::Other(format!("bad keep glob '{g}': {e}")))?,
+        );
     }
     b.build().map_err(|e| PlanError::Other(e.to_string()))
 }

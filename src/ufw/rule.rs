@@ -86,7 +86,10 @@ pub fn hex_decode(h: &str) -> Option<String> {
     if h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let bytes: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0)).collect();
+    let bytes: Vec<u8> = (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
+        .collect();
     String::from_utf8(bytes).ok()
 }
 
@@ -174,7 +177,13 @@ impl Rule {
             self.src
         );
         if self.is_app() {
-            let app = |a: &str| if a.is_empty() { "-".to_string() } else { a.replace(' ', "%20") };
+            let app = |a: &str| {
+                if a.is_empty() {
+                    "-".to_string()
+                } else {
+                    a.replace(' ', "%20")
+                }
+            };
             s.push_str(&format!(" {} {}", app(&self.dapp), app(&self.sapp)));
         }
         s.push(' ');
@@ -203,7 +212,10 @@ impl Rule {
             if multi {
                 s += " -m multiport";
                 if self.dport != "any" && self.sport != "any" {
-                    s += &format!(" --dports {} -m multiport --sports {}", self.dport, self.sport);
+                    s += &format!(
+                        " --dports {} -m multiport --sports {}",
+                        self.dport, self.sport
+                    );
                 } else if self.dport != "any" {
                     s += &format!(" --dports {}", self.dport);
                 } else if self.sport != "any" {
@@ -223,7 +235,11 @@ impl Rule {
         if !multi && self.sport != "any" {
             s += &format!(" --sport {}", self.sport);
         }
-        let lstr = if self.logtype.is_empty() { String::new() } else { format!("_{}", self.logtype) };
+        let lstr = if self.logtype.is_empty() {
+            String::new()
+        } else {
+            format!("_{}", self.logtype)
+        };
         match self.action {
             Action::Allow => s += &format!(" -j ACCEPT{lstr}"),
             Action::Reject => {
@@ -319,9 +335,10 @@ impl Rule {
             if !self.logtype.is_empty() {
                 res += &format!(" {}", self.logtype);
             }
-            for (dir, loc, port, app) in
-                [("from", &self.src, &self.sport, &self.sapp), ("to", &self.dst, &self.dport, &self.dapp)]
-            {
+            for (dir, loc, port, app) in [
+                ("from", &self.src, &self.sport, &self.sapp),
+                ("to", &self.dst, &self.dport, &self.dapp),
+            ] {
                 let loc = if anywhere(loc) { "any" } else { loc.as_str() };
                 if loc != "any" || port != "any" || !app.is_empty() {
                     res += &format!(" {dir} {loc}");
@@ -336,7 +353,11 @@ impl Rule {
                     }
                 }
             }
-            if !res.contains(" to ") && !res.contains(" from ") && self.iface_in.is_empty() && self.iface_out.is_empty() {
+            if !res.contains(" to ")
+                && !res.contains(" from ")
+                && self.iface_in.is_empty()
+                && self.iface_out.is_empty()
+            {
                 res += " to any";
             }
             if self.protocol != "any" && !self.is_app() {
@@ -352,10 +373,13 @@ impl Rule {
 
 static PAT_PROTO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-p all ").unwrap());
 static PAT_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"port ").unwrap());
-static PAT_REJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-j (REJECT(_log(-all)?)?)").unwrap());
-static PAT_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(.*)-j ([A-Z]+)_log(-all)?(.*)").unwrap());
+static PAT_REJECT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"-j (REJECT(_log(-all)?)?)").unwrap());
+static PAT_LOG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(.*)-j ([A-Z]+)_log(-all)?(.*)").unwrap());
 static PAT_LOGALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-j [A-Z]+_log-all").unwrap());
-static PAT_CHAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(-A|-D) ([a-zA-Z0-9\-]+)").unwrap());
+static PAT_CHAIN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(-A|-D) ([a-zA-Z0-9\-]+)").unwrap());
 static PAT_LIMIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" -j LIMIT").unwrap());
 
 fn sub_all(re: &Regex, s: &str, rep: &str) -> String {
@@ -391,15 +415,38 @@ fn expand_formatted(frule: &str, prefix: &str, suffix: &str) -> Vec<String> {
                 "limit" => "LIMIT",
                 _ => "BLOCK",
             };
-            let mut lstr = format!("-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW {policy}] \"");
+            let mut lstr = format!(
+                "-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW {policy}] \""
+            );
             if !PAT_LOGALL.is_match(&s) {
                 lstr = format!("-m conntrack --ctstate NEW {lstr}");
             }
             // `.` stops at the newline, which stays outside the match, as in Python.
             snippets[i] = sub_all(&PAT_LOG, &s, "${1}-j ${2}${4}");
-            snippets.insert(i, sub_all(&PAT_LOG, &s, &format!("${{1}}-j {prefix}-user-logging-{suffix}")));
-            snippets.insert(i, sub_all(&PAT_CHAIN, &sub_all(&PAT_LOG, &s, "${1}-j RETURN"), &logging_chain));
-            snippets.insert(i, sub_all(&PAT_CHAIN, &sub_all(&PAT_LOG, &s, &format!("${{1}}{lstr}")), &logging_chain));
+            snippets.insert(
+                i,
+                sub_all(
+                    &PAT_LOG,
+                    &s,
+                    &format!("${{1}}-j {prefix}-user-logging-{suffix}"),
+                ),
+            );
+            snippets.insert(
+                i,
+                sub_all(
+                    &PAT_CHAIN,
+                    &sub_all(&PAT_LOG, &s, "${1}-j RETURN"),
+                    &logging_chain,
+                ),
+            );
+            snippets.insert(
+                i,
+                sub_all(
+                    &PAT_CHAIN,
+                    &sub_all(&PAT_LOG, &s, &format!("${{1}}{lstr}")),
+                    &logging_chain,
+                ),
+            );
         }
         i += 1;
     }
@@ -408,7 +455,11 @@ fn expand_formatted(frule: &str, prefix: &str, suffix: &str) -> Vec<String> {
     while i < snippets.len() {
         let s = snippets[i].clone();
         if PAT_LIMIT.is_match(&s) {
-            let t1 = sub_all(&PAT_LIMIT, &s, " -m conntrack --ctstate NEW -m recent --set");
+            let t1 = sub_all(
+                &PAT_LIMIT,
+                &s,
+                " -m conntrack --ctstate NEW -m recent --set",
+            );
             let t2 = sub_all(
                 &PAT_LIMIT,
                 &s,
@@ -458,7 +509,10 @@ mod tests {
                 "-A ufw-user-input -p udp --dport 24 -j REJECT\n"
             ]
         );
-        assert_eq!(r.tuple_line(), "### tuple ### reject any 24 0.0.0.0/0 any 0.0.0.0/0 in");
+        assert_eq!(
+            r.tuple_line(),
+            "### tuple ### reject any 24 0.0.0.0/0 any 0.0.0.0/0 in"
+        );
     }
 
     #[test]
@@ -467,8 +521,13 @@ mod tests {
         r.logtype = "log".into();
         let l = r.iptables_lines();
         assert_eq!(l.len(), 8);
-        assert!(l[0].starts_with("-A ufw-user-logging-input -p tcp --dport 8888 -m conntrack --ctstate NEW -m limit"));
-        assert_eq!(l[2], "-A ufw-user-input -p tcp --dport 8888 -j ufw-user-logging-input\n");
+        assert!(l[0].starts_with(
+            "-A ufw-user-logging-input -p tcp --dport 8888 -m conntrack --ctstate NEW -m limit"
+        ));
+        assert_eq!(
+            l[2],
+            "-A ufw-user-input -p tcp --dport 8888 -j ufw-user-logging-input\n"
+        );
         assert_eq!(l[3], "-A ufw-user-input -p tcp --dport 8888 -j DROP\n");
     }
 
@@ -480,14 +539,20 @@ mod tests {
         r.dst = "::/0".into();
         let l = r.iptables_lines();
         assert_eq!(l.len(), 3);
-        assert_eq!(l[2], "-A ufw6-user-input -p tcp --dport 2222 -j ufw6-user-limit-accept\n");
+        assert_eq!(
+            l[2],
+            "-A ufw6-user-input -p tcp --dport 2222 -j ufw6-user-limit-accept\n"
+        );
     }
 
     #[test]
     fn app_rule_tuple_and_comment() {
         let mut r = rule(Action::Allow, "tcp", "80,443");
         r.dapp = "WWW Full".into();
-        assert_eq!(r.tuple_line(), "### tuple ### allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 WWW%20Full - in");
+        assert_eq!(
+            r.tuple_line(),
+            "### tuple ### allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 WWW%20Full - in"
+        );
         assert_eq!(
             r.iptables_lines(),
             vec!["-A ufw-user-input -p tcp -m multiport --dports 80,443 -j ACCEPT -m comment --comment 'dapp_WWW%20Full'\n"]
@@ -506,7 +571,10 @@ mod tests {
         assert_eq!(r.command(), "allow in on eth0 from 10.0.0.0/8");
         let mut r = rule(Action::Allow, "udp", "68");
         r.sport = "67".into();
-        assert_eq!(r.command(), "allow from any port 67 to any port 68 proto udp");
+        assert_eq!(
+            r.command(),
+            "allow from any port 67 to any port 68 proto udp"
+        );
         let r = rule(Action::Allow, "any", "any");
         assert_eq!(r.command(), "allow to any");
     }
