@@ -97,8 +97,7 @@ fn color_on(c: ColorChoice) -> bool {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
         }
     }
 }
@@ -113,11 +112,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
             _ => "trace",
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(level)
-        .without_time()
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(level).without_time().try_init();
 }
 
 fn print(s: &str) {
@@ -129,10 +124,7 @@ fn print(s: &str) {
 /// Run the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
     init_tracing(cli.verbose, cli.quiet);
-    let style = Style {
-        color: color_on(cli.color),
-        verbose: cli.verbose > 0,
-    };
+    let style = Style { color: color_on(cli.color), verbose: cli.verbose > 0 };
     if !cli.root.is_dir() {
         bail!("--root {}: not a directory", cli.root.display());
     }
@@ -151,10 +143,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                         print(&render::plan_human(&plan, &style, false))
                     }
                 }
-                Format::Json => print(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&render::plan_json(&plan, false))?
-                )),
+                Format::Json => {
+                    print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, false))?))
+                }
             }
             Ok(if plan.has_changes() { 2 } else { 0 })
         }
@@ -167,24 +158,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                         print(&render::plan_human(&plan, &style, true))
                     }
                 }
-                Format::Json => print(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&render::plan_json(&plan, true))?
-                )),
+                Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, true))?)),
             }
-            Ok(if plan.has_changes() || plan.findings().next().is_some() {
-                2
-            } else {
-                0
-            })
+            Ok(if plan.has_changes() || plan.findings().next().is_some() { 2 } else { 0 })
         }
-        Cmd::Apply {
-            profile,
-            yes,
-            allow_lockout,
-            format,
-            lock_timeout,
-        } => {
+        Cmd::Apply { profile, yes, allow_lockout, format, lock_timeout } => {
             let prof = profile::load(&profile)?;
             let _lock = crate::lock::acquire(&sys, Duration::from_secs(lock_timeout))?;
             let plan = engine::plan(&sys, &prof)?;
@@ -209,9 +187,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 eprint!("Apply these changes? Type 'yes' to continue: ");
                 let mut answer = String::new();
-                std::io::stdin()
-                    .read_line(&mut answer)
-                    .context("reading the answer")?;
+                std::io::stdin().read_line(&mut answer).context("reading the answer")?;
                 if answer.trim() != "yes" {
                     eprintln!("Not applied.");
                     return Ok(1);
@@ -229,10 +205,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                                 "{}: applied {} change(s){}\n",
                                 r.resource,
                                 r.changed.len(),
-                                r.backup
-                                    .as_ref()
-                                    .map(|b| format!("; previous files saved in {b}"))
-                                    .unwrap_or_default()
+                                r.backup.as_ref().map(|b| format!("; previous files saved in {b}")).unwrap_or_default()
                             ));
                         }
                         for n in &r.notes {
@@ -255,9 +228,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let t = engine::show(&sys)?;
             match format {
                 ShowFormat::Toml => {
-                    let host = nix::unistd::gethostname()
-                        .map(|h| h.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
                     print(&format!(
                         "# Observed by harden show on {host} (root {})\n{}",
                         cli.root.display(),

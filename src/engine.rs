@@ -50,9 +50,7 @@ impl ApplyReport {
 }
 
 fn stamp() -> String {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("{}-{}", d.as_secs(), std::process::id())
 }
 
@@ -61,16 +59,8 @@ pub struct ApplyOptions {
 }
 
 /// Apply a plan, then plan again from the profile: nothing may be left.
-pub fn apply(
-    sys: &System,
-    plan: &Plan,
-    profile: &Profile,
-    opts: &ApplyOptions,
-) -> Result<ApplyReport> {
-    let mut report = ApplyReport {
-        schema_version: SCHEMA_VERSION,
-        ..Default::default()
-    };
+pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) -> Result<ApplyReport> {
+    let mut report = ApplyReport { schema_version: SCHEMA_VERSION, ..Default::default() };
     let stamp = stamp();
     // Refusals are checked for every resource before anything is written.
     for r in &plan.resources {
@@ -86,10 +76,7 @@ pub fn apply(
         }
     }
     for r in &plan.resources {
-        let mut rr = ResourceReport {
-            resource: r.resource.clone(),
-            ..Default::default()
-        };
+        let mut rr = ResourceReport { resource: r.resource.clone(), ..Default::default() };
         if r.changes.is_empty() {
             report.resources.push(rr);
             continue;
@@ -121,10 +108,7 @@ pub fn show(sys: &System) -> Result<toml::Table> {
     let mut t = toml::Table::new();
     let o = ufw::observe::observe(sys).map_err(|e| anyhow!("{e}"))?;
     if o.installed {
-        t.insert(
-            "firewall".into(),
-            toml::Value::Table(ufw::show::firewall_table(&o)),
-        );
+        t.insert("firewall".into(), toml::Value::Table(ufw::show::firewall_table(&o)));
     }
     Ok(t)
 }

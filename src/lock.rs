@@ -37,14 +37,15 @@ pub fn acquire(sys: &System, wait: Duration) -> Result<HostLock> {
                 let mut pid = String::new();
                 let _ = f.read_to_string(&mut pid);
                 if start.elapsed() >= wait {
-                    bail!("another harden (pid {}) holds {}; waited {}s. Try again when it has finished.", pid.trim(), path.display(), wait.as_secs());
+                    bail!(
+                        "another harden (pid {}) holds {}; waited {}s. Try again when it has finished.",
+                        pid.trim(),
+                        path.display(),
+                        wait.as_secs()
+                    );
                 }
                 if !told {
-                    eprintln!(
-                        "waiting for another harden (pid {}) to finish ({})",
-                        pid.trim(),
-                        path.display()
-                    );
+                    eprintln!("waiting for another harden (pid {}) to finish ({})", pid.trim(), path.display());
                     told = true;
                 }
                 std::thread::sleep(Duration::from_millis(200));

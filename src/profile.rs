@@ -28,10 +28,7 @@ pub struct Field<T> {
 
 impl<T> Field<T> {
     pub fn err(&self, message: impl Into<String>) -> ProfileError {
-        ProfileError {
-            at: self.at.clone(),
-            message: message.into(),
-        }
+        ProfileError { at: self.at.clone(), message: message.into() }
     }
 }
 
@@ -167,105 +164,66 @@ pub struct Profile {
 struct Ctx<'a> {
     file: &'a Path,
     text: &'a str,
+    /// Byte offset of each line start, for O(log n) positions.
+    lines: Vec<usize>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn new(file: &'a Path, text: &'a str) -> Ctx<'a> {
+        let lines = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Ctx { file, text, lines }
+    }
     fn loc(&self, span: std::ops::Range<usize>) -> Location {
-        let (line, column) = line_col(self.text, span.start);
-        Location {
-            file: self.file.to_path_buf(),
-            line,
-            column,
-        }
+        let off = span.start.min(self.text.len());
+        let idx = self.lines.partition_point(|&s| s <= off) - 1;
+        let column = self.text[self.lines[idx]..off].chars().count() + 1;
+        Location { file: self.file.to_path_buf(), line: idx + 1, column }
     }
     fn field<T>(&self, s: &Spanned<T>) -> Field<T>
     where
         T: Clone,
     {
-        Field {
-            value: s.get_ref().clone(),
-            at: self.loc(s.span()),
-        }
+        Field { value: s.get_ref().clone(), at: self.loc(s.span()) }
     }
     fn err(&self, span: std::ops::Range<usize>, msg: impl Into<String>) -> ProfileError {
-        ProfileError {
-            at: self.loc(span),
-            message: msg.into(),
-        }
+        ProfileError { at: self.loc(span), message: msg.into() }
     }
 }
 
-fn one_of(
-    ctx: &Ctx,
-    s: &Spanned<String>,
-    what: &str,
-    allowed: &[&str],
-) -> Result<String, ProfileError> {
+fn one_of(ctx: &Ctx, s: &Spanned<String>, what: &str, allowed: &[&str]) -> Result<String, ProfileError> {
     let v = s.get_ref().as_str();
     if allowed.contains(&v) {
         Ok(v.to_string())
     } else {
-        Err(ctx.err(
-            s.span(),
-            format!(
-                "{what} '{v}' is not allowed: use one of {}",
-                allowed.join(", ")
-            ),
-        ))
+        Err(ctx.err(s.span(), format!("{what} '{v}' is not allowed: use one of {}", allowed.join(", "))))
     }
 }
 
-fn port_value(
-    ctx: &Ctx,
-    s: &Spanned<toml::Value>,
-    key: &str,
-) -> Result<Field<String>, ProfileError> {
+fn port_value(ctx: &Ctx, s: &Spanned<toml::Value>, key: &str) -> Result<Field<String>, ProfileError> {
     let bad = |msg: String| ctx.err(s.span(), msg);
     let item = |v: &toml::Value| -> Result<String, ProfileError> {
         match v {
             toml::Value::Integer(i) => Ok(i.to_string()),
             toml::Value::String(t) => Ok(t.trim().to_string()),
-            other => Err(bad(format!(
-                "{key} entries must be numbers or strings, not {}",
-                other.type_str()
-            ))),
+            other => Err(bad(format!("{key} entries must be numbers or strings, not {}", other.type_str()))),
         }
     };
     let value = match s.get_ref() {
-        toml::Value::Array(a) if a.is_empty() => {
-            return Err(bad(format!("{key} is an empty list")))
-        }
+        toml::Value::Array(a) if a.is_empty() => return Err(bad(format!("{key} is an empty list"))),
         toml::Value::Array(a) => a.iter().map(item).collect::<Result<Vec<_>, _>>()?.join(","),
         v => item(v)?,
     };
-    Ok(Field {
-        value,
-        at: ctx.loc(s.span()),
-    })
+    Ok(Field { value, at: ctx.loc(s.span()) })
 }
 
-fn policy(
-    ctx: &Ctx,
-    s: &Option<Spanned<String>>,
-    dir: &str,
-) -> Result<Option<Field<PolicyWord>>, ProfileError> {
+fn policy(ctx: &Ctx, s: &Option<Spanned<String>>, dir: &str) -> Result<Option<Field<PolicyWord>>, ProfileError> {
     let Some(s) = s else { return Ok(None) };
-    let w = match one_of(
-        ctx,
-        s,
-        &format!("default {dir} policy"),
-        &["allow", "deny", "reject"],
-    )?
-    .as_str()
-    {
+    let w = match one_of(ctx, s, &format!("default {dir} policy"), &["allow", "deny", "reject"])?.as_str() {
         "allow" => PolicyWord::Allow,
         "deny" => PolicyWord::Deny,
         _ => PolicyWord::Reject,
     };
-    Ok(Some(Field {
-        value: w,
-        at: ctx.loc(s.span()),
-    }))
+    Ok(Some(Field { value: w, at: ctx.loc(s.span()) }))
 }
 
 /// One file's contribution before merging.
@@ -287,26 +245,18 @@ fn rule_spec(ctx: &Ctx, r: &Spanned<RawRule>) -> Result<(RuleSpec, bool), Profil
     let f = |o: &Option<Spanned<String>>| o.as_ref().map(|s| ctx.field(s));
     let drop = raw.drop.unwrap_or(false);
     if drop && raw.id.is_none() {
-        return Err(ProfileError {
-            at,
-            message: "`drop = true` needs the `id` of the inherited rule to drop".into(),
-        });
+        return Err(ProfileError { at, message: "`drop = true` needs the `id` of the inherited rule to drop".into() });
     }
     let action = match &raw.action {
-        Some(a) => {
-            match one_of(ctx, a, "action", &["allow", "deny", "reject", "limit"])?.as_str() {
-                "allow" => RuleAction::Allow,
-                "deny" => RuleAction::Deny,
-                "reject" => RuleAction::Reject,
-                _ => RuleAction::Limit,
-            }
-        }
+        Some(a) => match one_of(ctx, a, "action", &["allow", "deny", "reject", "limit"])?.as_str() {
+            "allow" => RuleAction::Allow,
+            "deny" => RuleAction::Deny,
+            "reject" => RuleAction::Reject,
+            _ => RuleAction::Limit,
+        },
         None if drop => RuleAction::Allow,
         None => {
-            return Err(ProfileError {
-                at,
-                message: "rule has no `action`: use allow, deny, reject or limit".into(),
-            })
+            return Err(ProfileError { at, message: "rule has no `action`: use allow, deny, reject or limit".into() })
         }
     };
     let direction = match &raw.direction {
@@ -325,20 +275,12 @@ fn rule_spec(ctx: &Ctx, r: &Spanned<RawRule>) -> Result<(RuleSpec, bool), Profil
         at,
         id: raw.id.as_ref().map(|s| s.get_ref().clone()),
         action,
-        port: raw
-            .port
-            .as_ref()
-            .map(|p| port_value(ctx, p, "port"))
-            .transpose()?,
+        port: raw.port.as_ref().map(|p| port_value(ctx, p, "port")).transpose()?,
         proto: f(&raw.proto),
         direction,
         from: f(&raw.from),
         to: f(&raw.to),
-        from_port: raw
-            .from_port
-            .as_ref()
-            .map(|p| port_value(ctx, p, "from_port"))
-            .transpose()?,
+        from_port: raw.from_port.as_ref().map(|p| port_value(ctx, p, "from_port")).transpose()?,
         interface: f(&raw.interface),
         out_interface: f(&raw.out_interface),
         route: raw.route.unwrap_or(false),
@@ -352,82 +294,42 @@ fn rule_spec(ctx: &Ctx, r: &Spanned<RawRule>) -> Result<(RuleSpec, bool), Profil
 
 fn toml_error(file: &Path, text: &str, e: toml::de::Error) -> ProfileError {
     let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-    ProfileError {
-        at: Location {
-            file: file.to_path_buf(),
-            line,
-            column,
-        },
-        message: e.message().trim().to_string(),
-    }
+    ProfileError { at: Location { file: file.to_path_buf(), line, column }, message: e.message().trim().to_string() }
 }
 
-fn load_layers(
-    path: &Path,
-    stack: &mut Vec<PathBuf>,
-    out: &mut Vec<(PathBuf, Layer)>,
-) -> Result<(), ProfileError> {
+fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, Layer)>) -> Result<(), ProfileError> {
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let at0 = Location {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-    };
+    let at0 = Location { file: path.to_path_buf(), line: 0, column: 0 };
     if stack.contains(&canon) {
-        return Err(ProfileError {
-            at: at0,
-            message: "`extends` cycle: this profile extends itself".into(),
-        });
+        return Err(ProfileError { at: at0, message: "`extends` cycle: this profile extends itself".into() });
     }
-    let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
-        at: at0.clone(),
-        message: format!("cannot read profile: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ProfileError { at: at0.clone(), message: format!("cannot read profile: {e}") })?;
     let raw: RawProfile = toml::from_str(&text).map_err(|e| toml_error(path, &text, e))?;
-    let ctx = Ctx {
-        file: path,
-        text: &text,
-    };
+    let ctx = Ctx::new(path, &text);
     stack.push(canon);
     for base in raw.extends.iter().flatten() {
         let rel = Path::new(base.get_ref());
-        let bp = if rel.is_absolute() {
-            rel.to_path_buf()
-        } else {
-            path.parent().unwrap_or(Path::new(".")).join(rel)
-        };
+        let bp = if rel.is_absolute() { rel.to_path_buf() } else { path.parent().unwrap_or(Path::new(".")).join(rel) };
         if !bp.exists() {
-            return Err(ctx.err(
-                base.span(),
-                format!("extended profile {} does not exist", bp.display()),
-            ));
+            return Err(ctx.err(base.span(), format!("extended profile {} does not exist", bp.display())));
         }
         load_layers(&bp, stack, out)?;
     }
     stack.pop();
-    let mut layer = Layer {
-        host: raw.host.unwrap_or_default(),
-        ..Default::default()
-    };
+    let mut layer = Layer { host: raw.host.unwrap_or_default(), ..Default::default() };
     if let Some(fw) = raw.firewall {
         layer.has_firewall = true;
         layer.enabled = fw.enabled;
         if let Some(l) = &fw.logging {
-            one_of(
-                &ctx,
-                l,
-                "logging",
-                &["off", "low", "medium", "high", "full"],
-            )?;
+            one_of(&ctx, l, "logging", &["off", "low", "medium", "high", "full"])?;
             layer.logging = Some(ctx.field(l));
         }
         layer.purge = fw.purge;
         if let Some(k) = &fw.keep {
             for g in k {
-                globset::Glob::new(g).map_err(|e| ProfileError {
-                    at: ctx.loc(0..0),
-                    message: format!("bad keep glob '{g}': {e}"),
-                })?;
+                globset::Glob::new(g)
+                    .map_err(|e| ProfileError { at: ctx.loc(0..0), message: format!("bad keep glob '{g}': {e}") })?;
             }
         }
         layer.keep = fw.keep;
@@ -472,9 +374,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         f.defaults.routed = l.defaults.routed.or(f.defaults.routed.take());
         for (r, drop) in l.rules {
             // A rule with the id of an inherited one replaces it in place.
-            let pos =
-                r.id.as_ref()
-                    .and_then(|id| f.rules.iter().position(|x| x.id.as_ref() == Some(id)));
+            let pos = r.id.as_ref().and_then(|id| f.rules.iter().position(|x| x.id.as_ref() == Some(id)));
             match (pos, drop) {
                 (Some(i), true) => {
                     f.rules.remove(i);
@@ -482,10 +382,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
                 (None, true) => {
                     return Err(ProfileError {
                         at: r.at.clone(),
-                        message: format!(
-                            "`drop = true`: no inherited rule has id '{}'",
-                            r.id.unwrap_or_default()
-                        ),
+                        message: format!("`drop = true`: no inherited rule has id '{}'", r.id.unwrap_or_default()),
                     })
                 }
                 (Some(i), false) => f.rules[i] = r,
@@ -493,12 +390,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
             }
         }
     }
-    Ok(Profile {
-        path: path.to_path_buf(),
-        files,
-        host,
-        firewall: fw,
-    })
+    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw })
 }
 
 #[cfg(test)]
@@ -535,11 +427,7 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_column() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(
-            d.path(),
-            "p.toml",
-            "[firewall]\n[[firewall.rules]]\naction = \"permit\"\n",
-        );
+        let p = write(d.path(), "p.toml", "[firewall]\n[[firewall.rules]]\naction = \"permit\"\n");
         let e = load(&p).unwrap_err();
         assert_eq!(e.at.line, 3);
         assert_eq!(e.at.column, 10);

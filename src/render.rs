@@ -22,28 +22,18 @@ fn paint(s: &str, style: &Style, f: fn(&str) -> String) -> String {
 pub fn unified(title: &str, before: &str, after: &str, style: &Style) -> String {
     let diff = TextDiff::from_lines(before, after);
     let mut out = String::new();
-    out += &paint(
-        &format!("--- {title} (current)\n+++ {title} (planned)\n"),
-        style,
-        |s| s.bold().to_string(),
-    );
+    out += &paint(&format!("--- {title} (current)\n+++ {title} (planned)\n"), style, |s| s.bold().to_string());
     for group in diff.grouped_ops(3) {
         let (first, last) = (group.first().unwrap(), group.last().unwrap());
         let (o, n) = (first.old_range().start, first.new_range().start);
         let (ol, nl) = (last.old_range().end - o, last.new_range().end - n);
-        out += &paint(
-            &format!("@@ -{},{} +{},{} @@\n", o + 1, ol, n + 1, nl),
-            style,
-            |s| s.cyan().to_string(),
-        );
+        out += &paint(&format!("@@ -{},{} +{},{} @@\n", o + 1, ol, n + 1, nl), style, |s| s.cyan().to_string());
         for op in group {
             for change in diff.iter_changes(&op) {
                 let text = change.value();
                 let line = match change.tag() {
                     ChangeTag::Delete => paint(&format!("-{text}"), style, |s| s.red().to_string()),
-                    ChangeTag::Insert => {
-                        paint(&format!("+{text}"), style, |s| s.green().to_string())
-                    }
+                    ChangeTag::Insert => paint(&format!("+{text}"), style, |s| s.green().to_string()),
                     ChangeTag::Equal => format!(" {text}"),
                 };
                 out += &line;
@@ -66,9 +56,7 @@ pub fn plan_human(plan: &Plan, style: &Style, check: bool) -> String {
         } else {
             format!("{} change(s)", r.changes.len())
         };
-        out += &paint(&format!("== {}: {state}\n", r.resource), style, |s| {
-            s.bold().to_string()
-        });
+        out += &paint(&format!("== {}: {state}\n", r.resource), style, |s| s.bold().to_string());
         for v in &r.views {
             if v.verbose && !style.verbose {
                 continue;
@@ -89,22 +77,14 @@ pub fn plan_human(plan: &Plan, style: &Style, check: bool) -> String {
             out += &paint(&format!("  {sym} {}\n", c.summary), style, f);
         }
         for f in &r.findings {
-            let loc = f
-                .location
-                .as_ref()
-                .map(|l| format!("{l}: "))
-                .unwrap_or_default();
-            out += &paint(&format!("  ! finding: {loc}{}\n", f.message), style, |s| {
-                s.red().bold().to_string()
-            });
+            let loc = f.location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+            out += &paint(&format!("  ! finding: {loc}{}\n", f.message), style, |s| s.red().bold().to_string());
             if let Some(rem) = &f.remedy {
                 out += &format!("    fix: {rem}\n");
             }
         }
         for w in &r.warnings {
-            out += &paint(&format!("  warning: {w}\n"), style, |s| {
-                s.yellow().to_string()
-            });
+            out += &paint(&format!("  warning: {w}\n"), style, |s| s.yellow().to_string());
         }
     }
     let findings = plan.findings().count();

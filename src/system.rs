@@ -11,9 +11,7 @@ use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SysError {
-    #[error(
-        "cannot read {path}: permission denied; run harden with sudo (these files are root-only)"
-    )]
+    #[error("cannot read {path}: permission denied; run harden with sudo (these files are root-only)")]
     Permission { path: PathBuf },
     #[error("cannot read {path}: {source}")]
     Read { path: PathBuf, source: io::Error },
@@ -60,20 +58,9 @@ impl Runner for RealRunner {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
         tracing::debug!(program, ?args, "run");
         let mut cmd = Command::new(program);
-        cmd.args(args)
-            .env("LC_ALL", "C")
-            .env("PATH", search_path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd.stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        let spawn_err = |source| SysError::Spawn {
-            program: program.to_string(),
-            source,
-        };
+        cmd.args(args).env("LC_ALL", "C").env("PATH", search_path()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        let spawn_err = |source| SysError::Spawn { program: program.to_string(), source };
         let mut child = cmd.spawn().map_err(spawn_err)?;
         if let (Some(data), Some(mut si)) = (stdin, child.stdin.take()) {
             si.write_all(data).map_err(spawn_err)?;
@@ -90,9 +77,7 @@ impl Runner for RealRunner {
         if program.starts_with('/') {
             return Path::new(program).exists();
         }
-        search_path()
-            .split(':')
-            .any(|d| !d.is_empty() && Path::new(d).join(program).is_file())
+        search_path().split(':').any(|d| !d.is_empty() && Path::new(d).join(program).is_file())
     }
 }
 
@@ -101,7 +86,9 @@ pub struct System {
     root: PathBuf,
     runner: Box<dyn Runner>,
     /// sha256 of every file read, by absolute (in-root) path; "" when absent.
+    /// Kept only when asked for (saved plans), since hashing costs time.
     reads: RefCell<BTreeMap<String, String>>,
+    record: bool,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -111,15 +98,16 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl System {
     pub fn new(root: impl Into<PathBuf>, runner: Box<dyn Runner>) -> System {
-        System {
-            root: root.into(),
-            runner,
-            reads: RefCell::new(BTreeMap::new()),
-        }
+        System { root: root.into(), runner, reads: RefCell::new(BTreeMap::new()), record: false }
     }
 
     pub fn real(root: impl Into<PathBuf>) -> System {
         System::new(root, Box::new(RealRunner))
+    }
+
+    /// Record the sha256 of every file read from now on.
+    pub fn record_reads(&mut self) {
+        self.record = true;
     }
 
     pub fn root(&self) -> &Path {
@@ -141,18 +129,18 @@ impl System {
         let path = self.path(p);
         match fs::read(&path) {
             Ok(data) => {
-                self.reads
-                    .borrow_mut()
-                    .insert(p.to_string(), sha256_hex(&data));
+                if self.record {
+                    self.reads.borrow_mut().insert(p.to_string(), sha256_hex(&data));
+                }
                 Ok(Some(data))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.reads.borrow_mut().insert(p.to_string(), String::new());
+                if self.record {
+                    self.reads.borrow_mut().insert(p.to_string(), String::new());
+                }
                 Ok(None)
             }
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                Err(SysError::Permission { path })
-            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(SysError::Permission { path }),
             Err(source) => Err(SysError::Read { path, source }),
         }
     }
@@ -160,9 +148,7 @@ impl System {
     pub fn read_text(&self, p: &str) -> Result<Option<String>, SysError> {
         match self.read(p)? {
             None => Ok(None),
-            Some(b) => String::from_utf8(b)
-                .map(Some)
-                .map_err(|_| SysError::NotText { path: self.path(p) }),
+            Some(b) => String::from_utf8(b).map(Some).map_err(|_| SysError::NotText { path: self.path(p) }),
         }
     }
 
@@ -172,9 +158,7 @@ impl System {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                return Err(SysError::Permission { path: dir })
-            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(SysError::Permission { path: dir }),
             Err(source) => return Err(SysError::Read { path: dir, source }),
         };
         let mut out = Vec::new();
@@ -214,31 +198,16 @@ impl System {
     /// mode and owner of the old file, rename, fsync of the directory.
     pub fn write_atomic(&self, p: &str, data: &[u8], default_mode: u32) -> Result<(), SysError> {
         let path = self.path(p);
-        let werr = |source| SysError::Write {
-            path: path.clone(),
-            source,
-        };
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
+        let werr = |source| SysError::Write { path: path.clone(), source };
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
         fs::create_dir_all(&dir).map_err(werr)?;
         let old = fs::metadata(&path).ok();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{name}.harden-{}", std::process::id()));
         let result = (|| -> io::Result<()> {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
+            let mut f = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             f.write_all(data)?;
-            let mode = old
-                .as_ref()
-                .map(|m| m.mode() & 0o7777)
-                .unwrap_or(default_mode);
+            let mode = old.as_ref().map(|m| m.mode() & 0o7777).unwrap_or(default_mode);
             f.set_permissions(fs::Permissions::from_mode(mode))?;
             if let Some(m) = &old {
                 // Keep the owner; only root may change it, and then it matters.
@@ -277,12 +246,7 @@ impl System {
         Ok(base)
     }
 
-    pub fn run(
-        &self,
-        program: &str,
-        args: &[&str],
-        stdin: Option<&[u8]>,
-    ) -> Result<Output, SysError> {
+    pub fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
         self.runner.run(program, args, stdin)
     }
 

@@ -29,11 +29,8 @@ fn refuses(root: &Root, profile: &str, want: &[&str]) {
     root.write("/p.toml", profile);
     let p = root.file("/p.toml").display().to_string();
     let before = snapshot(root);
-    for cmd in [
-        vec!["plan", "--profile", &p],
-        vec!["apply", "--yes", "--profile", &p],
-        vec!["check", "--profile", &p],
-    ] {
+    for cmd in [vec!["plan", "--profile", &p], vec!["apply", "--yes", "--profile", &p], vec!["check", "--profile", &p]]
+    {
         let r = root.harden(&cmd);
         assert_eq!(r.code, 1, "{cmd:?} with\n{profile}\n{r:?}");
         for w in want {
@@ -49,26 +46,10 @@ const HEAD: &str = "[firewall]\nenabled = true\n";
 fn profile_errors_name_file_line_and_column() {
     let Some(root) = Root::new() else { return };
     let rule = |body: &str| format!("{HEAD}[[firewall.rules]]\n{body}\n");
-    refuses(
-        &root,
-        &format!("{HEAD}enable = true\n"),
-        &["p.toml:3:1", "unknown field `enable`"],
-    );
-    refuses(
-        &root,
-        &format!("{HEAD}purge = \"yes\"\n"),
-        &["p.toml:3:9", "invalid type"],
-    );
-    refuses(
-        &root,
-        &rule("action = \"allow\"\nport = 0\nproto = \"tcp\""),
-        &["p.toml:5:8", "ports are 1 to 65535"],
-    );
-    refuses(
-        &root,
-        &rule("action = \"allow\"\nport = 70000\nproto = \"tcp\""),
-        &["p.toml:5:8", "ports are 1 to 65535"],
-    );
+    refuses(&root, &format!("{HEAD}enable = true\n"), &["p.toml:3:1", "unknown field `enable`"]);
+    refuses(&root, &format!("{HEAD}purge = \"yes\"\n"), &["p.toml:3:9", "invalid type"]);
+    refuses(&root, &rule("action = \"allow\"\nport = 0\nproto = \"tcp\""), &["p.toml:5:8", "ports are 1 to 65535"]);
+    refuses(&root, &rule("action = \"allow\"\nport = 70000\nproto = \"tcp\""), &["p.toml:5:8", "ports are 1 to 65535"]);
     refuses(
         &root,
         &rule("action = \"allow\"\nport = \"2000:1000\"\nproto = \"tcp\""),
@@ -79,11 +60,7 @@ fn profile_errors_name_file_line_and_column() {
         &rule("action = \"allow\"\nport = 22\nfrom = \"10.0.0.300\""),
         &["p.toml:6:8", "bad from address '10.0.0.300'"],
     );
-    refuses(
-        &root,
-        &rule("action = \"allow\"\nport = 22\nproto = \"esp\""),
-        &["p.toml:5:8", "proto esp has no ports"],
-    );
+    refuses(&root, &rule("action = \"allow\"\nport = 22\nproto = \"esp\""), &["p.toml:5:8", "proto esp has no ports"]);
     refuses(
         &root,
         &rule("action = \"allow\"\napp = \"OpenSSH\"\nport = 22"),
@@ -92,22 +69,10 @@ fn profile_errors_name_file_line_and_column() {
     refuses(
         &root,
         &rule("action = \"allow\"\nport = [80, 443]"),
-        &[
-            "p.toml:5:8",
-            "needs proto = \"tcp\" or \"udp\"",
-            "pick tcp or udp",
-        ],
+        &["p.toml:5:8", "needs proto = \"tcp\" or \"udp\"", "pick tcp or udp"],
     );
-    refuses(
-        &root,
-        &rule("action = \"allow\"\nport = \"1000:2000\""),
-        &["p.toml:5:8", "pick tcp or udp"],
-    );
-    refuses(
-        &root,
-        &rule("action = \"permit\"\nport = 22"),
-        &["p.toml:4:10", "use one of allow, deny, reject, limit"],
-    );
+    refuses(&root, &rule("action = \"allow\"\nport = \"1000:2000\""), &["p.toml:5:8", "pick tcp or udp"]);
+    refuses(&root, &rule("action = \"permit\"\nport = 22"), &["p.toml:4:10", "use one of allow, deny, reject, limit"]);
     refuses(
         &root,
         &format!("{HEAD}[[firewall.rules]]\naction = \"allow\"\nport = 22\nproto = \"tcp\"\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n"),
@@ -118,16 +83,8 @@ fn profile_errors_name_file_line_and_column() {
         &rule("action = \"allow\"\nport = 22\ninterface = \"eth0:1\""),
         &["p.toml:6:13", "interface aliases"],
     );
-    refuses(
-        &root,
-        &rule("action = \"allow\"\nport = 22\ncomment = \"it's\""),
-        &["may not contain '"],
-    );
-    refuses(
-        &root,
-        &format!("extends = [\"missing.toml\"]\n{HEAD}"),
-        &["p.toml:1:12", "missing.toml does not exist"],
-    );
+    refuses(&root, &rule("action = \"allow\"\nport = 22\ncomment = \"it's\""), &["may not contain '"]);
+    refuses(&root, &format!("extends = [\"missing.toml\"]\n{HEAD}"), &["p.toml:1:12", "missing.toml does not exist"]);
 }
 
 #[test]
@@ -137,43 +94,19 @@ fn broken_rules_files_are_errors_that_change_nothing() {
     let pristine = root.read("/etc/ufw/user.rules");
     let bad_hex = pristine.replace("### RULES ###\n", "### RULES ###\n\n### tuple ### allow tcp 80 0.0.0.0/0 any 0.0.0.0/0 in comment=zz41\n-A ufw-user-input -p tcp --dport 80 -j ACCEPT\n");
     root.write("/etc/ufw/user.rules", &bad_hex);
-    refuses(
-        &root,
-        good,
-        &["/etc/ufw/user.rules:9: invalid hex comment 'zz41'"],
-    );
+    refuses(&root, good, &["/etc/ufw/user.rules:9: invalid hex comment 'zz41'"]);
     let truncated = &pristine[..pristine.len() - 10];
     root.write("/etc/ufw/user.rules", truncated);
-    refuses(
-        &root,
-        good,
-        &["user.rules", "truncated", "does not end with COMMIT"],
-    );
-    let bad_tuple = pristine.replace(
-        "### RULES ###\n",
-        "### RULES ###\n\n### tuple ### allow tcp 7007 0.0.0.0/0 any\n",
-    );
+    refuses(&root, good, &["user.rules", "truncated", "does not end with COMMIT"]);
+    let bad_tuple =
+        pristine.replace("### RULES ###\n", "### RULES ###\n\n### tuple ### allow tcp 7007 0.0.0.0/0 any\n");
     root.write("/etc/ufw/user.rules", &bad_tuple);
-    refuses(
-        &root,
-        good,
-        &["/etc/ufw/user.rules:9: malformed tuple (bad length)"],
-    );
+    refuses(&root, good, &["/etc/ufw/user.rules:9: malformed tuple (bad length)"]);
     root.write("/etc/ufw/user.rules", &pristine);
-    let defaults = root.read("/etc/default/ufw").replace(
-        "DEFAULT_INPUT_POLICY=\"DROP\"",
-        "DEFAULT_INPUT_POLICY=\"DENY\"",
-    );
+    let defaults =
+        root.read("/etc/default/ufw").replace("DEFAULT_INPUT_POLICY=\"DROP\"", "DEFAULT_INPUT_POLICY=\"DENY\"");
     root.write("/etc/default/ufw", &defaults);
-    refuses(
-        &root,
-        good,
-        &[
-            "/etc/default/ufw:",
-            "DEFAULT_INPUT_POLICY",
-            "\"ACCEPT\", \"DROP\" or \"REJECT\"",
-        ],
-    );
+    refuses(&root, good, &["/etc/default/ufw:", "DEFAULT_INPUT_POLICY", "\"ACCEPT\", \"DROP\" or \"REJECT\""]);
 }
 
 #[test]
@@ -183,12 +116,7 @@ fn unreadable_rules_file_says_to_use_sudo() {
         .unwrap()
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
-    if !is_root
-        || std::process::Command::new("setpriv")
-            .arg("--version")
-            .output()
-            .is_err()
-    {
+    if !is_root || std::process::Command::new("setpriv").arg("--version").output().is_err() {
         eprintln!("SKIP: needs root and setpriv to run harden as an unprivileged user");
         return;
     }
@@ -207,27 +135,20 @@ fn unreadable_rules_file_says_to_use_sudo() {
     let out = run(&format!("plan --profile {}/p.toml", root.path().display()));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("user.rules: permission denied; run harden with sudo"),
-        "{err}"
-    );
+    assert!(err.contains("user.rules: permission denied; run harden with sudo"), "{err}");
 }
 
 #[test]
 fn apply_without_terminal_or_yes_refuses() {
     let Some(root) = Root::new() else { return };
-    root.write("/p.toml", "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n");
-    let before = snapshot(&root);
-    let r = root.harden(&[
-        "apply",
-        "--profile",
-        &root.file("/p.toml").display().to_string(),
-    ]);
-    assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("refusing to apply without --yes"),
-        "{r:?}"
+    root.write(
+        "/p.toml",
+        "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n",
     );
+    let before = snapshot(&root);
+    let r = root.harden(&["apply", "--profile", &root.file("/p.toml").display().to_string()]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("refusing to apply without --yes"), "{r:?}");
     assert_eq!(before, snapshot(&root));
 }
 
@@ -240,20 +161,15 @@ fn lockout_guard_refuses_to_deny_ssh() {
     let before = snapshot(&root);
     let r = root.harden(&["apply", "--yes", "--profile", &p]);
     assert_eq!(r.code, 1, "{r:?}");
-    assert!(
-        r.stderr.contains("lockout guard") && r.stderr.contains("port 2222"),
-        "{r:?}"
-    );
+    assert!(r.stderr.contains("lockout guard") && r.stderr.contains("port 2222"), "{r:?}");
     assert_eq!(before, snapshot(&root));
     let r = root.harden(&["apply", "--yes", "--allow-lockout", "--profile", &p]);
     assert_eq!(r.code, 0, "{r:?}");
     // With the sshd port allowed the guard is satisfied.
-    root.write("/p2.toml", "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 2222\nproto = \"tcp\"\n");
-    let r = root.harden(&[
-        "apply",
-        "--yes",
-        "--profile",
-        &root.file("/p2.toml").display().to_string(),
-    ]);
+    root.write(
+        "/p2.toml",
+        "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 2222\nproto = \"tcp\"\n",
+    );
+    let r = root.harden(&["apply", "--yes", "--profile", &root.file("/p2.toml").display().to_string()]);
     assert_eq!(r.code, 0, "{r:?}");
 }

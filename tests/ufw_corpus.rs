@@ -8,11 +8,8 @@ use support::Root;
 fn corpus() -> Option<Vec<PathBuf>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/ufw");
     let rd = std::fs::read_dir(&dir).ok()?;
-    let mut v: Vec<PathBuf> = rd
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.to_string_lossy().ends_with(".rules"))
-        .collect();
+    let mut v: Vec<PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.is_file() && p.to_string_lossy().ends_with(".rules")).collect();
     v.sort();
     Some(v)
 }
@@ -23,19 +20,11 @@ fn corpus_files_show_plan_and_apply_cleanly() {
         eprintln!("SKIP: ../shared/corpus/ufw not found");
         return;
     };
-    assert!(
-        files.len() >= 10,
-        "expected the ufw corpus, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 10, "expected the ufw corpus, found {}", files.len());
     for f in files {
         let Some(root) = Root::new() else { return };
         let name = f.file_name().unwrap().to_string_lossy().to_string();
-        let target = if name.ends_with("user6.rules") {
-            "/etc/ufw/user6.rules"
-        } else {
-            "/etc/ufw/user.rules"
-        };
+        let target = if name.ends_with("user6.rules") { "/etc/ufw/user6.rules" } else { "/etc/ufw/user.rules" };
         std::fs::copy(&f, root.file(target)).unwrap();
         let show = root.harden(&["show"]);
         assert_eq!(show.code, 0, "{name}: show failed: {show:?}");
@@ -56,10 +45,7 @@ fn corpus_files_show_plan_and_apply_cleanly() {
         let apply = root.harden(&["apply", "--yes", "--profile", &profile]);
         assert_eq!(apply.code, 0, "{name}: {apply:?}");
         let again = root.harden(&["plan", "--profile", &profile]);
-        assert_eq!(
-            again.code, 0,
-            "{name}: plan after apply is not empty: {again:?}"
-        );
+        assert_eq!(again.code, 0, "{name}: plan after apply is not empty: {again:?}");
         println!("{name}: ok");
     }
 }

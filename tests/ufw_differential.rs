@@ -37,12 +37,7 @@ fn gen_rule(rng: &mut Rng, base: u64) -> Gen {
     let mut t = vec![format!("action = {}", q(action))];
     let mut c = String::new();
     let mut head = action.to_string();
-    let (mut from, mut to, mut port, mut sport) = (
-        "any".to_string(),
-        "any".to_string(),
-        p.to_string(),
-        String::new(),
-    );
+    let (mut from, mut to, mut port, mut sport) = ("any".to_string(), "any".to_string(), p.to_string(), String::new());
     let mut proto: String;
     let mut comment = String::new();
     match kind {
@@ -56,12 +51,7 @@ fn gen_rule(rng: &mut Rng, base: u64) -> Gen {
             proto = rng.pick(&["tcp", "udp"]).to_string();
         }
         3 => {
-            from = format!(
-                "10.{}.{}.{}/24",
-                rng.below(250),
-                rng.below(250),
-                1 + rng.below(250)
-            );
+            from = format!("10.{}.{}.{}/24", rng.below(250), rng.below(250), 1 + rng.below(250));
             proto = "tcp".into();
         }
         4 => {
@@ -91,10 +81,7 @@ fn gen_rule(rng: &mut Rng, base: u64) -> Gen {
         8 => {
             let l = *rng.pick(&["log", "log-all"]);
             head = format!("{action} {l}");
-            t.push(format!(
-                "log = {}",
-                q(if l == "log" { "new" } else { "all" })
-            ));
+            t.push(format!("log = {}", q(if l == "log" { "new" } else { "all" })));
             proto = rng.pick(&["tcp", ""]).to_string();
         }
         9 => {
@@ -139,10 +126,7 @@ fn gen_rule(rng: &mut Rng, base: u64) -> Gen {
         c.push_str(&format!(" comment '{comment}'"));
         t.push(format!("comment = {}", q(&comment)));
     }
-    Gen {
-        cmd: c,
-        toml: format!("[[firewall.rules]]\n{}\n", t.join("\n")),
-    }
+    Gen { cmd: c, toml: format!("[[firewall.rules]]\n{}\n", t.join("\n")) }
 }
 
 const SETS: u64 = 30;
@@ -154,9 +138,7 @@ fn one_set(seed: u64) {
     let incoming = *rng.pick(&["deny", "reject", "allow", "deny"]);
     let outgoing = *rng.pick(&["allow", "deny", "allow"]);
     let routed = *rng.pick(&["deny", "allow", "reject", "deny"]);
-    let rules: Vec<Gen> = (0..RULES)
-        .map(|i| gen_rule(&mut rng, 1000 + seed * 200 + i * 10))
-        .collect();
+    let rules: Vec<Gen> = (0..RULES).map(|i| gen_rule(&mut rng, 1000 + seed * 200 + i * 10)).collect();
     // harden must not refuse for lockout: these sets do not care about SSH.
     let mut profile = format!(
         "[firewall]\nenabled = true\nlogging = \"{logging}\"\n[firewall.defaults]\nincoming = \"{incoming}\"\noutgoing = \"{outgoing}\"\nrouted = \"{routed}\"\n"
@@ -166,11 +148,7 @@ fn one_set(seed: u64) {
     }
     let mut cli = format!("ufw logging {logging} >/dev/null\nufw default {incoming} incoming >/dev/null\nufw default {outgoing} outgoing >/dev/null\nufw default {routed} routed >/dev/null\nufw --force enable >/dev/null\n");
     for g in &rules {
-        cli.push_str(&format!(
-            "ufw {} >/dev/null || echo \"FAILED: ufw {}\"\n",
-            g.cmd,
-            g.cmd.replace('"', "\\\"")
-        ));
+        cli.push_str(&format!("ufw {} >/dev/null || echo \"FAILED: ufw {}\"\n", g.cmd, g.cmd.replace('"', "\\\"")));
     }
     let dump = r#"
 echo "=== user.rules"; cat /etc/ufw/user.rules
@@ -185,31 +163,16 @@ echo "=== k6"; ip6tables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
     // rule with logging off deletes the RETURN that the file keeps).
     let a = Ns::new().unwrap();
     let ra = a.run(&format!("{cli}ufw reload >/dev/null\n{dump}"));
-    assert!(
-        !ra.stdout.contains("FAILED"),
-        "set {seed}: ufw refused a generated rule:\n{ra:?}"
-    );
+    assert!(!ra.stdout.contains("FAILED"), "set {seed}: ufw refused a generated rule:\n{ra:?}");
     let b = Ns::new().unwrap();
     let pf = b.put("profile.toml", &profile);
     let rb = b.run(&format!("$H apply --allow-lockout --yes --profile {pf} > $W/apply.out 2>&1 || {{ echo APPLYFAILED; cat $W/apply.out; }}\n{dump}"));
-    assert!(
-        !rb.stdout.contains("APPLYFAILED"),
-        "set {seed}: harden apply failed:\n{rb:?}\nprofile:\n{profile}"
-    );
+    assert!(!rb.stdout.contains("APPLYFAILED"), "set {seed}: harden apply failed:\n{rb:?}\nprofile:\n{profile}");
     let (sa, sb) = (sections(&ra.stdout), sections(&rb.stdout));
-    for k in [
-        "user.rules",
-        "user6.rules",
-        "ufw.conf",
-        "default",
-        "k4",
-        "k6",
-    ] {
+    for k in ["user.rules", "user6.rules", "ufw.conf", "default", "k4", "k6"] {
         if sa[k] != sb[k] {
-            let diff = similar::TextDiff::from_lines(&sa[k], &sb[k])
-                .unified_diff()
-                .header("ufw CLI", "harden")
-                .to_string();
+            let diff =
+                similar::TextDiff::from_lines(&sa[k], &sb[k]).unified_diff().header("ufw CLI", "harden").to_string();
             panic!("set {seed}: {k} differs between the ufw CLI and harden:\n{diff}\ncommands:\n{cli}\nprofile:\n{profile}");
         }
     }
@@ -223,10 +186,7 @@ fn harden_writes_what_the_ufw_cli_writes() {
     // Two namespaces at a time: the machines have two cores.
     let seeds: Vec<u64> = (0..SETS).collect();
     for pair in seeds.chunks(2) {
-        let hs: Vec<_> = pair
-            .iter()
-            .map(|&s| std::thread::spawn(move || one_set(s)))
-            .collect();
+        let hs: Vec<_> = pair.iter().map(|&s| std::thread::spawn(move || one_set(s))).collect();
         for h in hs {
             h.join().unwrap();
         }

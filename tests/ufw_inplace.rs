@@ -60,15 +60,9 @@ fn policy_and_logging_changes_load_in_place_like_ufw() {
     assert!(!rb.stdout.contains("FAILED"), "{rb:?}");
     let (sa, sb) = (sections(&ra.stdout), sections(&rb.stdout));
     let packets: u64 = sb["counter"].trim().parse().unwrap_or(0);
-    assert!(
-        packets > 0,
-        "the lo counter was reset: the firewall was reloaded\n{rb:?}"
-    );
+    assert!(packets > 0, "the lo counter was reset: the firewall was reloaded\n{rb:?}");
     assert!(sb["again"].contains("rc=0"), "{rb:?}");
     for k in ["files", "k4", "k6"] {
-        assert_eq!(
-            sa[k], sb[k],
-            "{k} differs between ufw's own commands and harden's in-place load"
-        );
+        assert_eq!(sa[k], sb[k], "{k} differs between ufw's own commands and harden's in-place load");
     }
 }

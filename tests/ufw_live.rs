@@ -29,11 +29,7 @@ echo "=== apply4"; $H apply --profile $P/profiles/web.toml --yes; echo "rc=$?"
 "#,
     );
     let s = sections(&run.stdout);
-    let get = |k: &str| {
-        s.get(k)
-            .cloned()
-            .unwrap_or_else(|| panic!("no section {k}: {run:?}"))
-    };
+    let get = |k: &str| s.get(k).cloned().unwrap_or_else(|| panic!("no section {k}: {run:?}"));
     assert!(get("apply1").contains("rc=0"), "{run:?}");
     let ipt = get("iptables");
     for want in [
@@ -58,45 +54,25 @@ echo "=== apply4"; $H apply --profile $P/profiles/web.toml --yes; echo "rc=$?"
     ] {
         assert!(st.contains(want), "ufw status lacks {want}: {st}");
     }
-    assert!(
-        get("apply2").contains("rc=0") && get("apply2").contains("No changes"),
-        "{run:?}"
-    );
+    assert!(get("apply2").contains("rc=0") && get("apply2").contains("No changes"), "{run:?}");
     assert!(
         get("unchanged").contains("same") && get("unchanged").contains("nobackup"),
         "second apply wrote something: {run:?}"
     );
     let check = get("check");
     assert!(check.contains("rc=2"), "{check}");
-    assert!(
-        check.contains("-ufw allow 8080/tcp"),
-        "check must name the manual rule: {check}"
-    );
-    assert!(
-        !check.contains("-ufw deny from 203.0.113.9"),
-        "the fail2ban ban is kept: {check}"
-    );
+    assert!(check.contains("-ufw allow 8080/tcp"), "check must name the manual rule: {check}");
+    assert!(!check.contains("-ufw deny from 203.0.113.9"), "the fail2ban ban is kept: {check}");
     let json: serde_json::Value = serde_json::from_str(&get("checkjson")).unwrap();
     let drift = json["resources"][0]["drift"].as_array().unwrap();
-    assert!(
-        drift
-            .iter()
-            .any(|d| d["actual"] == "ufw allow 8080/tcp" && d["kind"] == "remove"),
-        "{json}"
-    );
+    assert!(drift.iter().any(|d| d["actual"] == "ufw allow 8080/tcp" && d["kind"] == "remove"), "{json}");
     assert!(get("apply3").contains("rc=0"), "{run:?}");
     let numbered = squash(&get("numbered"));
-    assert!(
-        numbered.contains("[ 1] Anywhere DENY IN 203.0.113.9 # by Fail2Ban after 5 attempts"),
-        "{numbered}"
-    );
+    assert!(numbered.contains("[ 1] Anywhere DENY IN 203.0.113.9 # by Fail2Ban after 5 attempts"), "{numbered}");
     assert!(!numbered.contains("8080"), "{numbered}");
     let ipt2 = get("iptables2");
     let first = ipt2.lines().nth(1).unwrap_or("");
-    assert_eq!(
-        first, "-A ufw-user-input -s 203.0.113.9/32 -j DROP",
-        "{ipt2}"
-    );
+    assert_eq!(first, "-A ufw-user-input -s 203.0.113.9/32 -j DROP", "{ipt2}");
     assert!(!ipt2.contains("8080"));
     assert!(get("apply4").contains("No changes"), "{run:?}");
 }

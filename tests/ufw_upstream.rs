@@ -38,21 +38,11 @@ fn upstream_rules_files_round_trip() {
         return;
     };
     let services = Services::parse(&std::fs::read_to_string("/etc/services").unwrap_or_default());
-    let levels = [
-        LogLevel::Off,
-        LogLevel::Low,
-        LogLevel::Medium,
-        LogLevel::High,
-        LogLevel::Full,
-    ];
+    let levels = [LogLevel::Off, LogLevel::Low, LogLevel::Medium, LogLevel::High, LogLevel::Full];
     let pols = [Policy::Allow, Policy::Deny, Policy::Reject];
     let (mut total, mut ok) = (0, 0);
     let mut failures = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).collect();
     entries.sort();
     for path in entries {
         let text = std::fs::read_to_string(&path).unwrap();
@@ -116,19 +106,11 @@ fn upstream_rules_files_round_trip() {
         }
     }
     println!("{ok}/{total} upstream rules files reproduced byte for byte");
-    assert!(
-        total > 900,
-        "expected the corpus to hold about a thousand rules files, found {total}"
-    );
+    assert!(total > 900, "expected the corpus to hold about a thousand rules files, found {total}");
     assert!(
         failures.is_empty(),
         "{} of {total} differ:\n{}",
         failures.len(),
-        failures
-            .iter()
-            .take(15)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        failures.iter().take(15).cloned().collect::<Vec<_>>().join("\n")
     );
 }

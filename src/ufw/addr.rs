@@ -12,9 +12,7 @@ pub enum Family {
 
 fn valid_cidr(nm: &str, v6: bool) -> bool {
     let max = if v6 { 128 } else { 32 };
-    !nm.is_empty()
-        && nm.bytes().all(|b| b.is_ascii_digit())
-        && nm.parse::<u32>().is_ok_and(|n| n <= max)
+    !nm.is_empty() && nm.bytes().all(|b| b.is_ascii_digit()) && nm.parse::<u32>().is_ok_and(|n| n <= max)
 }
 
 fn dotted_quads(nm: &str) -> Option<[u8; 4]> {
@@ -41,11 +39,7 @@ fn valid_netmask(nm: &str, v6: bool) -> bool {
 pub fn valid(addr: &str, family: Family) -> bool {
     match family {
         Family::V4 => {
-            if addr.len() > 31
-                || !addr
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'.' || b == b'/')
-            {
+            if addr.len() > 31 || !addr.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'/') {
                 return false;
             }
             let mut it = addr.split('/');
@@ -57,11 +51,7 @@ pub fn valid(addr: &str, family: Family) -> bool {
             mask.is_none_or(|m| valid_netmask(m, false))
         }
         Family::V6 => {
-            if addr.len() > 43
-                || !addr
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'/')
-            {
+            if addr.len() > 43 || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.' || b == b'/') {
                 return false;
             }
             let mut it = addr.split('/');
@@ -153,16 +143,16 @@ fn dotted_to_cidr(q: [u8; 4]) -> Option<u32> {
 /// None when ufw would fail ("Could not normalize ... address").
 pub fn normalize(orig: &str, family: Family) -> Option<String> {
     let v6 = family == Family::V6;
+    // The common case, already normal.
+    if (!v6 && orig == "0.0.0.0/0") || (v6 && orig == "::/0") {
+        return Some(orig.to_string());
+    }
     let mut parts: Vec<String> = orig.split('/').map(str::to_string).collect();
     if parts.len() > 2 {
         return None;
     }
     if parts.len() == 2 {
-        let host_mask = if v6 {
-            parts[1] == "128"
-        } else {
-            parts[1] == "32" || parts[1] == "255.255.255.255"
-        };
+        let host_mask = if v6 { parts[1] == "128" } else { parts[1] == "32" || parts[1] == "255.255.255.255" };
         if host_mask {
             parts.truncate(1);
         }
@@ -174,11 +164,8 @@ pub fn normalize(orig: &str, family: Family) -> Option<String> {
             }
         }
     }
-    let mut addr = if v6 {
-        ntop6(parts[0].parse::<Ipv6Addr>().ok()?)
-    } else {
-        parts[0].parse::<Ipv4Addr>().ok()?.to_string()
-    };
+    let mut addr =
+        if v6 { ntop6(parts[0].parse::<Ipv6Addr>().ok()?) } else { parts[0].parse::<Ipv4Addr>().ok()?.to_string() };
     if parts.len() == 2 {
         if !v6 {
             let host = u32::from(addr.parse::<Ipv4Addr>().ok()?);
@@ -224,18 +211,12 @@ pub fn contains(net: &str, ip: &str) -> bool {
                 u32::MAX << (32 - c.min(32))
             }
         } else {
-            dotted_quads(mask)
-                .map(u32::from_be_bytes)
-                .unwrap_or(u32::MAX)
+            dotted_quads(mask).map(u32::from_be_bytes).unwrap_or(u32::MAX)
         };
         return u32::from(n) & m == u32::from(a) & m;
     }
     if let (Ok(n), Ok(a)) = (host.parse::<Ipv6Addr>(), ip.parse::<Ipv6Addr>()) {
-        let c: u32 = if mask.is_empty() {
-            128
-        } else {
-            mask.parse().unwrap_or(128).min(128)
-        };
+        let c: u32 = if mask.is_empty() { 128 } else { mask.parse().unwrap_or(128).min(128) };
         let m = if c == 0 { 0 } else { u128::MAX << (128 - c) };
         return u128::from(n) & m == u128::from(a) & m;
     }
@@ -248,42 +229,18 @@ mod tests {
 
     #[test]
     fn normalizes_like_ufw() {
-        assert_eq!(
-            normalize("192.168.7.77/24", Family::V4).unwrap(),
-            "192.168.7.0/24"
-        );
-        assert_eq!(
-            normalize("192.168.7.1/32", Family::V4).unwrap(),
-            "192.168.7.1"
-        );
-        assert_eq!(
-            normalize("10.1.0.0/255.255.0.0", Family::V4).unwrap(),
-            "10.1.0.0/16"
-        );
-        assert_eq!(
-            normalize("10.2.0.0/255.0.255.0", Family::V4).unwrap(),
-            "10.0.0.0/255.0.255.0"
-        );
-        assert_eq!(
-            normalize("2001:db8:0:0::0/32", Family::V6).unwrap(),
-            "2001:db8::/32"
-        );
+        assert_eq!(normalize("192.168.7.77/24", Family::V4).unwrap(), "192.168.7.0/24");
+        assert_eq!(normalize("192.168.7.1/32", Family::V4).unwrap(), "192.168.7.1");
+        assert_eq!(normalize("10.1.0.0/255.255.0.0", Family::V4).unwrap(), "10.1.0.0/16");
+        assert_eq!(normalize("10.2.0.0/255.0.255.0", Family::V4).unwrap(), "10.0.0.0/255.0.255.0");
+        assert_eq!(normalize("2001:db8:0:0::0/32", Family::V6).unwrap(), "2001:db8::/32");
         assert_eq!(normalize("::1/128", Family::V6).unwrap(), "::1");
         assert_eq!(normalize("0.0.0.0/0", Family::V4).unwrap(), "0.0.0.0/0");
         assert_eq!(normalize("::/0", Family::V6).unwrap(), "::/0");
-        assert_eq!(
-            normalize("::ffff:10.0.0.1", Family::V6).unwrap(),
-            "::ffff:10.0.0.1"
-        );
+        assert_eq!(normalize("::ffff:10.0.0.1", Family::V6).unwrap(), "::ffff:10.0.0.1");
         assert_eq!(normalize("::10.0.0.1", Family::V6).unwrap(), "::10.0.0.1");
-        assert_eq!(
-            normalize("2001:db8:1:0:0:0:0:1", Family::V6).unwrap(),
-            "2001:db8:1::1"
-        );
-        assert_eq!(
-            normalize("2001:db8:0:1:0:0:1:1", Family::V6).unwrap(),
-            "2001:db8:0:1::1:1"
-        );
+        assert_eq!(normalize("2001:db8:1:0:0:0:0:1", Family::V6).unwrap(), "2001:db8:1::1");
+        assert_eq!(normalize("2001:db8:0:1:0:0:1:1", Family::V6).unwrap(), "2001:db8:0:1::1:1");
         assert!(normalize("::1", Family::V4).is_none());
         assert!(normalize("10.0.0.256", Family::V4).is_none());
     }

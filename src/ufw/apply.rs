@@ -10,11 +10,7 @@ pub enum ApplyError {
     #[error("{0}")]
     Refused(String),
     #[error("{path} changed since the plan was made (sha256 {now}, plan had {then}); plan again")]
-    Stale {
-        path: String,
-        now: String,
-        then: String,
-    },
+    Stale { path: String, now: String, then: String },
     #[error(transparent)]
     Sys(#[from] SysError),
     #[error("loading the new rules failed: {reason}; the previous files were restored{restored}")]
@@ -49,7 +45,9 @@ pub fn policy_restore(v6: bool, input: Policy, output: Policy, forward: Policy) 
         builtin(output)
     );
     for dir in ["input", "output", "forward"] {
-        s += &format!(":ufw{t}-reject-{dir} - [0:0]\n:ufw{t}-track-{dir} - [0:0]\n:ufw{t}-skip-to-policy-{dir} - [0:0]\n");
+        s += &format!(
+            ":ufw{t}-reject-{dir} - [0:0]\n:ufw{t}-track-{dir} - [0:0]\n:ufw{t}-skip-to-policy-{dir} - [0:0]\n"
+        );
     }
     for (dir, p) in [("input", input), ("output", output), ("forward", forward)] {
         if p == Policy::Reject {
@@ -70,39 +68,22 @@ fn run_ok(sys: &System, prog: &str, args: &[&str], stdin: Option<&[u8]>) -> Resu
     if out.ok() {
         Ok(())
     } else {
-        Err(format!(
-            "{prog} {} exited {}: {}{}",
-            args.join(" "),
-            out.status,
-            out.stderr.trim(),
-            out.stdout.trim()
-        ))
+        Err(format!("{prog} {} exited {}: {}{}", args.join(" "), out.status, out.stderr.trim(), out.stdout.trim()))
     }
 }
 
 fn restore_rules(sys: &System, ipv6: bool) -> Result<(), String> {
-    for (path, prog, on) in [
-        (USER_RULES, "iptables-restore", true),
-        (USER6_RULES, "ip6tables-restore", ipv6),
-    ] {
+    for (path, prog, on) in [(USER_RULES, "iptables-restore", true), (USER6_RULES, "ip6tables-restore", ipv6)] {
         if !on {
             continue;
         }
-        let data = sys
-            .read(path)
-            .map_err(|e| e.to_string())?
-            .unwrap_or_default();
+        let data = sys.read(path).map_err(|e| e.to_string())?.unwrap_or_default();
         run_ok(sys, prog, &["-n"], Some(&data))?;
     }
     Ok(())
 }
 
-fn load(
-    sys: &System,
-    a: &FirewallActions,
-    steps: &[LoadStep],
-    done: &mut Vec<String>,
-) -> Result<(), String> {
+fn load(sys: &System, a: &FirewallActions, steps: &[LoadStep], done: &mut Vec<String>) -> Result<(), String> {
     for step in steps {
         match step {
             LoadStep::Enable => run_ok(sys, "ufw", &["--force", "enable"], None)?,
@@ -130,17 +111,14 @@ fn load(
     Ok(())
 }
 
-pub fn apply(
-    sys: &System,
-    a: &FirewallActions,
-    allow_lockout: bool,
-    stamp: &str,
-) -> Result<Applied, ApplyError> {
+pub fn apply(sys: &System, a: &FirewallActions, allow_lockout: bool, stamp: &str) -> Result<Applied, ApplyError> {
     if let Some(b) = &a.blocked {
         return Err(ApplyError::Refused(b.clone()));
     }
     if let (Some(l), false) = (&a.lockout, allow_lockout) {
-        return Err(ApplyError::Refused(format!("lockout guard: {l}. Nothing was changed. Re-run with --allow-lockout if this is intended.")));
+        return Err(ApplyError::Refused(format!(
+            "lockout guard: {l}. Nothing was changed. Re-run with --allow-lockout if this is intended."
+        )));
     }
     let mut done = Applied::default();
     if a.writes.is_empty() {
@@ -157,10 +135,7 @@ pub fn apply(
         }
     }
     let paths: Vec<&str> = a.writes.iter().map(|w| w.path.as_str()).collect();
-    let old: Vec<Option<Vec<u8>>> = paths
-        .iter()
-        .map(|p| sys.read(p))
-        .collect::<Result<_, _>>()?;
+    let old: Vec<Option<Vec<u8>>> = paths.iter().map(|p| sys.read(p)).collect::<Result<_, _>>()?;
     let backup = sys.backup(&paths, stamp)?;
     done.backup = Some(sys.path(&backup).display().to_string());
     for w in &a.writes {

@@ -16,8 +16,7 @@ pub fn valid_name(name: &str) -> bool {
         return false;
     }
     let mut cs = name.chars();
-    cs.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && cs.all(|c| c.is_ascii_alphanumeric() || " _-.+".contains(c))
+    cs.next().is_some_and(|c| c.is_ascii_alphanumeric()) && cs.all(|c| c.is_ascii_alphanumeric() || " _-.+".contains(c))
 }
 
 impl Apps {
@@ -27,16 +26,9 @@ impl Apps {
         let mut profiles = BTreeMap::new();
         for (name, text) in files {
             if name.starts_with('.')
-                || [
-                    ".dpkg-new",
-                    ".dpkg-old",
-                    ".dpkg-dist",
-                    ".rpmnew",
-                    ".rpmsave",
-                    "~",
-                ]
-                .iter()
-                .any(|s| name.ends_with(s))
+                || [".dpkg-new", ".dpkg-old", ".dpkg-dist", ".rpmnew", ".rpmsave", "~"]
+                    .iter()
+                    .any(|s| name.ends_with(s))
             {
                 continue;
             }
@@ -65,9 +57,7 @@ impl Apps {
                 if p.len() > 64 || !valid_name(&p) || services.contains(&p) {
                     continue;
                 }
-                let (Some(_), Some(_), Some(ports)) =
-                    (f.get("title"), f.get("description"), f.get("ports"))
-                else {
+                let (Some(_), Some(_), Some(ports)) = (f.get("title"), f.get("description"), f.get("ports")) else {
                     continue;
                 };
                 if ports.is_empty() {

@@ -18,35 +18,22 @@ impl SettingsFile {
             let Some((k, v)) = line.trim().split_once('=') else {
                 continue;
             };
-            if k.is_empty()
-                || !k.chars().all(|c| c.is_alphanumeric() || c == '_')
-                || line.starts_with([' ', '\t'])
-            {
+            if k.is_empty() || !k.chars().all(|c| c.is_alphanumeric() || c == '_') || line.starts_with([' ', '\t']) {
                 continue;
             }
             let v = v.split('=').next().unwrap_or("");
             let first = v.trim_start_matches('"');
-            if first.is_empty()
-                || !first
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-            {
+            if first.is_empty() || !first.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
             }
             raw.insert(k.to_lowercase(), (v.to_string(), i + 1));
         }
-        SettingsFile {
-            text: text.to_string(),
-            raw,
-        }
+        SettingsFile { text: text.to_string(), raw }
     }
 
     /// The value as ufw's Python reads it: lowercased, quotes stripped.
     pub fn get(&self, key: &str) -> Option<String> {
-        self.raw
-            .get(&key.to_lowercase())
-            .map(|(v, _)| v.to_lowercase().trim_matches(['"', '\'']).to_string())
+        self.raw.get(&key.to_lowercase()).map(|(v, _)| v.to_lowercase().trim_matches(['"', '\'']).to_string())
     }
 
     /// The value exactly as written.
@@ -94,10 +81,7 @@ mod tests {
         assert_eq!(f.get_raw("DEFAULT_INPUT_POLICY"), Some("\"DROP\""));
         assert_eq!(f.get("X"), None, "single quotes do not match ufw's pattern");
         f.set("DEFAULT_INPUT_POLICY", "\"REJECT\"");
-        assert_eq!(
-            f.text,
-            "# c\nIPV6=yes\nDEFAULT_INPUT_POLICY=\"REJECT\"\nX='a'\n"
-        );
+        assert_eq!(f.text, "# c\nIPV6=yes\nDEFAULT_INPUT_POLICY=\"REJECT\"\nX='a'\n");
         f.set("LOGLEVEL", "low");
         assert!(f.text.ends_with("LOGLEVEL=low\n"));
     }

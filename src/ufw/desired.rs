@@ -7,9 +7,7 @@ use super::rule::{hex_encode, Action, Rule};
 use super::rulesfile;
 use crate::profile::{Field, ProfileError, RuleAction, RuleSpec};
 
-const PROTOS: [&str; 9] = [
-    "any", "tcp", "udp", "ipv6", "esp", "ah", "igmp", "gre", "vrrp",
-];
+const PROTOS: [&str; 9] = ["any", "tcp", "udp", "ipv6", "esp", "ah", "igmp", "gre", "vrrp"];
 const PORTLESS: [&str; 6] = ["ipv6", "esp", "ah", "igmp", "gre", "vrrp"];
 const V4_ONLY: [&str; 2] = ["ipv6", "igmp"];
 
@@ -31,8 +29,7 @@ fn numeric_list(p: &str) -> bool {
     // ufw: ^\d([0-9,:]*\d+)*$
     p.starts_with(|c: char| c.is_ascii_digit())
         && p.ends_with(|c: char| c.is_ascii_digit())
-        && p.bytes()
-            .all(|b| b.is_ascii_digit() || b == b',' || b == b':')
+        && p.bytes().all(|b| b.is_ascii_digit() || b == b',' || b == b':')
 }
 
 struct Side {
@@ -74,56 +71,37 @@ fn side(
             let mut service = None;
             if !numeric_list(p) {
                 if p.contains([',', ':']) {
-                    return Err(f.err(format!(
-                        "bad port '{p}': port lists and ranges must be numeric"
-                    )));
+                    return Err(f.err(format!("bad port '{p}': port lists and ranges must be numeric")));
                 }
                 if !o.services.contains(p) {
-                    return Err(f.err(format!("unknown service '{p}': it is not in the root's /etc/services; use a port number")));
+                    return Err(f.err(format!(
+                        "unknown service '{p}': it is not in the root's /etc/services; use a port number"
+                    )));
                 }
                 service = Some(p.to_string());
             }
-            (
-                ports::resolve(p, &o.services).map_err(|e| port_err(f, e))?,
-                service,
-            )
+            (ports::resolve(p, &o.services).map_err(|e| port_err(f, e))?, service)
         }
     };
-    Ok(Side {
-        addr,
-        family,
-        port,
-        service,
-    })
+    Ok(Side { addr, family, port, service })
 }
 
 /// Turn one profile rule into tuples for the families it belongs to.
 pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, ProfileError> {
-    let at_rule = |m: String| ProfileError {
-        at: r.at.clone(),
-        message: m,
-    };
+    let at_rule = |m: String| ProfileError { at: r.at.clone(), message: m };
     if let (Some(a), Some(_)) = (&r.app, &r.port) {
-        return Err(
-            a.err("`app` and `port` cannot be combined: an app profile brings its own ports")
-        );
+        return Err(a.err("`app` and `port` cannot be combined: an app profile brings its own ports"));
     }
     if let (Some(a), Some(_)) = (&r.from_app, &r.from_port) {
         return Err(a.err("`from_app` and `from_port` cannot be combined"));
     }
     if let (Some(a), Some(_)) = (r.app.as_ref().or(r.from_app.as_ref()), &r.proto) {
-        return Err(
-            a.err("`proto` cannot be used with an app rule: the app profile sets the protocols")
-        );
+        return Err(a.err("`proto` cannot be used with an app rule: the app profile sets the protocols"));
     }
     let mut proto = "any".to_string();
     if let Some(p) = &r.proto {
         if !PROTOS.contains(&p.value.as_str()) {
-            return Err(p.err(format!(
-                "proto '{}' is not allowed: use one of {}",
-                p.value,
-                PROTOS.join(", ")
-            )));
+            return Err(p.err(format!("proto '{}' is not allowed: use one of {}", p.value, PROTOS.join(", "))));
         }
         proto = p.value.clone();
     }
@@ -140,9 +118,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
             if sp.is_empty() || sp == "any" {
                 sp = t;
             } else if t != "any" && t != sp {
-                return Err(at_rule(
-                    "the services of `from_port` and `port` use different protocols".into(),
-                ));
+                return Err(at_rule("the services of `from_port` and `port` use different protocols".into()));
             }
         }
         if proto == "any" {
@@ -155,10 +131,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
                 .or(r.from_port.as_ref())
                 .map(|f| f.at.clone())
                 .unwrap_or(r.at.clone());
-            return Err(ProfileError {
-                at,
-                message: format!("the service is {sp} only, but proto is {proto}"),
-            });
+            return Err(ProfileError { at, message: format!("the service is {sp} only, but proto is {proto}") });
         }
     }
     let multi = ports::is_multi(&dst.port) || ports::is_multi(&src.port);
@@ -171,32 +144,26 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
     }
     if PORTLESS.contains(&proto.as_str()) && (dst.port != "any" || src.port != "any") {
         let f = r.port.as_ref().or(r.from_port.as_ref()).unwrap();
-        return Err(f.err(format!(
-            "proto {proto} has no ports: remove `port`/`from_port`"
-        )));
+        return Err(f.err(format!("proto {proto} has no ports: remove `port`/`from_port`")));
     }
-    let mut families =
-        match (src.family, dst.family) {
-            (Some(a), Some(b)) if a != b => return Err(at_rule(
-                "`from` and `to` are of different IP versions: use two IPv4 or two IPv6 addresses"
-                    .into(),
-            )),
-            (Some(f), _) | (None, Some(f)) => vec![f],
-            (None, None) => vec![Family::V4, Family::V6],
-        };
+    let mut families = match (src.family, dst.family) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(at_rule(
+                "`from` and `to` are of different IP versions: use two IPv4 or two IPv6 addresses".into(),
+            ))
+        }
+        (Some(f), _) | (None, Some(f)) => vec![f],
+        (None, None) => vec![Family::V4, Family::V6],
+    };
     if V4_ONLY.contains(&proto.as_str()) {
         if families == [Family::V6] {
-            return Err(at_rule(format!(
-                "proto {proto} is IPv4 only, but the rule has an IPv6 address"
-            )));
+            return Err(at_rule(format!("proto {proto} is IPv4 only, but the rule has an IPv6 address")));
         }
         families = vec![Family::V4];
     }
     if !o.ipv6 {
         if families == [Family::V6] {
-            return Err(at_rule(
-                "this rule is IPv6 only, but IPv6 is off (IPV6=no in /etc/default/ufw)".into(),
-            ));
+            return Err(at_rule("this rule is IPv6 only, but IPv6 is off (IPV6=no in /etc/default/ufw)".into()));
         }
         families.retain(|f| *f == Family::V4);
     }
@@ -205,14 +172,12 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
     let mut iface_out = String::new();
     let mut direction = r.direction.clone();
     let check = |f: &Field<String>| {
-        rulesfile::check_iface(&f.value)
-            .map_err(|m| f.err(format!("bad interface '{}': {m}", f.value)))
+        rulesfile::check_iface(&f.value).map_err(|m| f.err(format!("bad interface '{}': {m}", f.value)))
     };
     if r.route {
         if direction != "in" {
             return Err(at_rule(
-                "route rules take `interface` (in) and `out_interface`; `direction` does not apply"
-                    .into(),
+                "route rules take `interface` (in) and `out_interface`; `direction` does not apply".into(),
             ));
         }
         if let Some(f) = &r.interface {
@@ -228,7 +193,9 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
         }
     } else {
         if let Some(f) = &r.out_interface {
-            return Err(f.err("`out_interface` needs `route = true`; for local traffic use `interface` with `direction`"));
+            return Err(
+                f.err("`out_interface` needs `route = true`; for local traffic use `interface` with `direction`")
+            );
         }
         if let Some(f) = &r.interface {
             check(f)?;
@@ -240,9 +207,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
         }
     }
     let comment = match &r.comment {
-        Some(c) if c.value.contains('\'') => {
-            return Err(c.err("comments may not contain ' (ufw refuses them)"))
-        }
+        Some(c) if c.value.contains('\'') => return Err(c.err("comments may not contain ' (ufw refuses them)")),
         Some(c) => hex_encode(&c.value),
         None => String::new(),
     };
@@ -262,11 +227,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
         sport: src.port,
         src: src.addr,
         dapp: r.app.as_ref().map(|a| a.value.clone()).unwrap_or_default(),
-        sapp: r
-            .from_app
-            .as_ref()
-            .map(|a| a.value.clone())
-            .unwrap_or_default(),
+        sapp: r.from_app.as_ref().map(|a| a.value.clone()).unwrap_or_default(),
         direction,
         iface_in,
         iface_out,
@@ -289,11 +250,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
             out.push(rule);
         }
     }
-    Ok(Desired {
-        spec: idx,
-        rules: out,
-        unresolved_app: unresolved,
-    })
+    Ok(Desired { spec: idx, rules: out, unresolved_app: unresolved })
 }
 
 fn parse_port_proto(spec: &str) -> Option<(String, String)> {
@@ -317,12 +274,8 @@ fn expand_apps(o: &Observed, r: &RuleSpec, t: Rule) -> Result<(Vec<Rule>, bool),
             Some(specs) => specs
                 .iter()
                 .map(|s| {
-                    let (p, proto) = parse_port_proto(s).ok_or_else(|| {
-                        f.err(format!(
-                            "app profile '{}' has an invalid ports entry '{s}'",
-                            f.value
-                        ))
-                    })?;
+                    let (p, proto) = parse_port_proto(s)
+                        .ok_or_else(|| f.err(format!("app profile '{}' has an invalid ports entry '{s}'", f.value)))?;
                     let p = ports::resolve(&p, &o.services)
                         .map_err(|e| f.err(format!("app profile '{}': {e}", f.value)))?;
                     Ok((p, proto))
@@ -350,11 +303,7 @@ fn expand_apps(o: &Observed, r: &RuleSpec, t: Rule) -> Result<(Vec<Rule>, bool),
                 } else {
                     for (sp, sproto) in &s {
                         let mut rule = tmp.clone();
-                        rule.protocol = if sproto == "any" {
-                            tmp.protocol.clone()
-                        } else {
-                            sproto.clone()
-                        };
+                        rule.protocol = if sproto == "any" { tmp.protocol.clone() } else { sproto.clone() };
                         rule.sport = sp.clone();
                         out.push(rule);
                     }

@@ -26,20 +26,13 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
             match k.to_lowercase().as_str() {
                 "port" => ports.extend(v.parse::<u16>().ok()),
                 "listenaddress" => {
-                    if let Some((_, p)) = v
-                        .rsplit_once(':')
-                        .filter(|(h, _)| h.ends_with(']') || !h.contains(':'))
-                    {
+                    if let Some((_, p)) = v.rsplit_once(':').filter(|(h, _)| h.ends_with(']') || !h.contains(':')) {
                         ports.extend(p.parse::<u16>().ok());
                     }
                 }
                 "include" => {
                     for pat in std::iter::once(v).chain(it) {
-                        let pat = if pat.starts_with('/') {
-                            pat.to_string()
-                        } else {
-                            format!("/etc/ssh/{pat}")
-                        };
+                        let pat = if pat.starts_with('/') { pat.to_string() } else { format!("/etc/ssh/{pat}") };
                         files.extend(expand_glob(sys, &pat));
                     }
                 }
@@ -54,11 +47,9 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
     let socket_on = sys.exists("/etc/systemd/system/sockets.target.wants/ssh.socket");
     if socket_on {
         let mut texts = Vec::new();
-        for f in [
-            "/lib/systemd/system/ssh.socket",
-            "/usr/lib/systemd/system/ssh.socket",
-            "/etc/systemd/system/ssh.socket",
-        ] {
+        for f in
+            ["/lib/systemd/system/ssh.socket", "/usr/lib/systemd/system/ssh.socket", "/etc/systemd/system/ssh.socket"]
+        {
             if let Some(t) = sys.read_text(f)? {
                 texts.push(t);
             }
@@ -73,8 +64,7 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
                     let v = v.trim();
                     if v.is_empty() {
                         sock.clear(); // an empty assignment resets the list
-                    } else if let Some(p) = v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok())
-                    {
+                    } else if let Some(p) = v.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) {
                         sock.push(p);
                     }
                 }
@@ -155,12 +145,7 @@ fn first_match(rules: &[Rule], port: u16, client: Option<&str>) -> Option<(Actio
 }
 
 /// Why the planned rules would lock SSH out, if they would.
-pub fn check(
-    sys: &System,
-    v4: &[Rule],
-    v6: &[Rule],
-    input: Policy,
-) -> Result<Option<String>, SysError> {
+pub fn check(sys: &System, v4: &[Rule], v6: &[Rule], input: Policy) -> Result<Option<String>, SysError> {
     let ports = ssh_ports(sys)?;
     let client = ssh_client();
     for port in &ports {
@@ -179,10 +164,10 @@ pub fn check(
             None => input != Policy::Allow,
         };
         if blocked {
-            let from = who
-                .map(|w| format!("from your SSH client {w}"))
-                .unwrap_or_else(|| "from anywhere".into());
-            return Ok(Some(format!("incoming SSH on port {port} (sshd_config) would be denied {from}; add e.g. `limit` tcp {port}")));
+            let from = who.map(|w| format!("from your SSH client {w}")).unwrap_or_else(|| "from anywhere".into());
+            return Ok(Some(format!(
+                "incoming SSH on port {port} (sshd_config) would be denied {from}; add e.g. `limit` tcp {port}"
+            )));
         }
     }
     Ok(None)

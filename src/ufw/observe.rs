@@ -17,17 +17,9 @@ pub enum ObserveError {
     #[error(transparent)]
     Sys(#[from] SysError),
     #[error("{path}{}: {source}", line.map(|l| format!(":{l}")).unwrap_or_default())]
-    Rules {
-        path: String,
-        line: Option<usize>,
-        source: rulesfile::RulesFileError,
-    },
+    Rules { path: String, line: Option<usize>, source: rulesfile::RulesFileError },
     #[error("{path}:{line}: {message}")]
-    Setting {
-        path: String,
-        line: usize,
-        message: String,
-    },
+    Setting { path: String, line: usize, message: String },
 }
 
 /// Everything harden knows about the firewall before planning.
@@ -92,24 +84,18 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
     let v4 = parse(&v4_text, false, USER_RULES)?;
     let ipv6 = defaults.get("ipv6").as_deref() == Some("yes");
     // ufw reads user6.rules only when IPv6 is on.
-    let v6 = if ipv6 {
-        parse(&v6_text, true, USER6_RULES)?
-    } else {
-        RulesFile::default()
-    };
+    let v6 = if ipv6 { parse(&v6_text, true, USER6_RULES)? } else { RulesFile::default() };
     let policy = |key: &str| -> Result<Option<Policy>, ObserveError> {
         match defaults.get(key) {
             None => Ok(None),
-            Some(v) => Policy::from_ufw(&v)
-                .map(Some)
-                .ok_or_else(|| ObserveError::Setting {
-                    path: root_path(sys, DEFAULTS),
-                    line: defaults.line_of(key).unwrap_or(0),
-                    message: format!(
-                        "{key} has the invalid value {}: use \"ACCEPT\", \"DROP\" or \"REJECT\"",
-                        defaults.get_raw(key).unwrap_or("")
-                    ),
-                }),
+            Some(v) => Policy::from_ufw(&v).map(Some).ok_or_else(|| ObserveError::Setting {
+                path: root_path(sys, DEFAULTS),
+                line: defaults.line_of(key).unwrap_or(0),
+                message: format!(
+                    "{key} has the invalid value {}: use \"ACCEPT\", \"DROP\" or \"REJECT\"",
+                    defaults.get_raw(key).unwrap_or("")
+                ),
+            }),
         }
     };
     let input = policy("DEFAULT_INPUT_POLICY")?;
@@ -121,10 +107,7 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
         (k, k && ipv6)
     } else {
         // A file ufw never wrote says nothing about the kernel: assume xt_recent.
-        (
-            v4.declares_limit || !v4.written_by_ufw,
-            ipv6 && (v6.declares_limit || !v6.written_by_ufw),
-        )
+        (v4.declares_limit || !v4.written_by_ufw, ipv6 && (v6.declares_limit || !v6.written_by_ufw))
     };
     Ok(Observed {
         installed,

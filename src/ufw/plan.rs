@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::desired::{desired_rule, Desired};
 use super::merge::{merge, Merged};
 use super::observe::{self, Observed, DEFAULTS, UFW_CONF, USER6_RULES, USER_RULES};
-use super::rule::{MatchKey, Rule};
+use super::rule::Rule;
 use super::rulesfile::{self, WriteContext};
 use super::{lockout, LogLevel, Policy};
 use crate::plan::{Actions, Change, ChangeKind, FileWrite, Finding, ResourcePlan, View};
@@ -82,13 +82,9 @@ fn desired_all(
 ) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
     let mut v4: Vec<Rule> = Vec::new();
     let mut v6: Vec<Rule> = Vec::new();
-    let mut owner: HashMap<MatchKey, usize> = HashMap::new();
+    let mut owner: HashMap<String, usize> = HashMap::new();
     for (i, r) in spec.rules.iter().enumerate() {
-        let Desired {
-            rules,
-            unresolved_app,
-            ..
-        } = desired_rule(o, i, r)?;
+        let Desired { rules, unresolved_app, .. } = desired_rule(o, i, r)?;
         let rules = if unresolved_app {
             // Not installed: take the ports and protocols the existing tuples record.
             let mut found = Vec::new();
@@ -103,11 +99,7 @@ fn desired_all(
                 }
             }
             if found.is_empty() {
-                let app = r
-                    .app
-                    .as_ref()
-                    .or(r.from_app.as_ref())
-                    .expect("unresolved app rule has an app");
+                let app = r.app.as_ref().or(r.from_app.as_ref()).expect("unresolved app rule has an app");
                 return Err(app.err(format!(
                     "application profile '{}' is not installed (no [{}] section in /etc/ufw/applications.d) and no existing rule records its ports",
                     app.value, app.value
@@ -118,16 +110,13 @@ fn desired_all(
             rules
         };
         for rule in rules {
-            let k = rule.key();
+            let k = rule.key_string();
             let list = if rule.v6 { &mut v6 } else { &mut v4 };
             if let Some(&j) = owner.get(&k) {
-                let other = list.iter().find(|x| x.key() == k).cloned();
+                let other = list.iter().find(|x| x.key_string() == k).cloned();
                 if other.as_ref() == Some(&rule) {
                     if j != i {
-                        warnings.push(format!(
-                            "{}: duplicate of the rule at {}; ignored",
-                            r.at, spec.rules[j].at
-                        ));
+                        warnings.push(format!("{}: duplicate of the rule at {}; ignored", r.at, spec.rules[j].at));
                     }
                     continue;
                 }
@@ -162,19 +151,9 @@ fn same_app_slot(x: &Rule, p: &Rule) -> bool {
 fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
     // One change per command text, whatever the families.
     let mut seen = std::collections::HashSet::new();
-    let mut push = |kind: ChangeKind,
-                    item: &str,
-                    summary: String,
-                    expected: Option<String>,
-                    actual: Option<String>| {
+    let mut push = |kind: ChangeKind, item: &str, summary: String, expected: Option<String>, actual: Option<String>| {
         if seen.insert((kind, summary.clone())) {
-            changes.push(Change {
-                kind,
-                item: item.into(),
-                summary,
-                expected,
-                actual,
-            });
+            changes.push(Change { kind, item: item.into(), summary, expected, actual });
         }
     };
     for m in [m4, m6] {
@@ -197,25 +176,13 @@ fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
     for m in [m4, m6] {
         for r in &m.moved {
             let c = format!("ufw {}", r.command());
-            push(
-                ChangeKind::Change,
-                "firewall.rule.position",
-                format!("move: {c}"),
-                Some(c.clone()),
-                Some(c),
-            );
+            push(ChangeKind::Change, "firewall.rule.position", format!("move: {c}"), Some(c.clone()), Some(c));
         }
     }
     for m in [m4, m6] {
         for r in &m.removed {
             let c = format!("ufw {}", r.command());
-            push(
-                ChangeKind::Remove,
-                "firewall.rule",
-                c.clone(),
-                None,
-                Some(c),
-            );
+            push(ChangeKind::Remove, "firewall.rule", c.clone(), None, Some(c));
         }
     }
 }
@@ -245,10 +212,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     if !o.installed {
         findings.push(Finding {
             id: "firewall.not_installed".into(),
-            message: format!(
-                "ufw is not installed: {} does not exist",
-                sys.path(UFW_CONF).display()
-            ),
+            message: format!("ufw is not installed: {} does not exist", sys.path(UFW_CONF).display()),
             location: None,
             remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
         });
@@ -259,20 +223,15 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             warnings,
             views,
             actions: Actions::Firewall(empty(Some(
-                "ufw is not installed; install it with `apt-get install ufw` and run apply again"
-                    .into(),
+                "ufw is not installed; install it with `apt-get install ufw` and run apply again".into(),
             ))),
         });
     }
 
     // Settings.
     let enabled = spec.enabled.unwrap_or(o.enabled);
-    let loglevel = spec
-        .logging
-        .as_ref()
-        .and_then(|l| LogLevel::parse(&l.value))
-        .or(o.loglevel)
-        .unwrap_or(LogLevel::Low);
+    let loglevel =
+        spec.logging.as_ref().and_then(|l| LogLevel::parse(&l.value)).or(o.loglevel).unwrap_or(LogLevel::Low);
     let pol = |f: &Option<crate::profile::Field<PolicyWord>>, cur: Option<Policy>, dflt: Policy| {
         f.as_ref().map(|f| word(f.value)).or(cur).unwrap_or(dflt)
     };
@@ -291,15 +250,10 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let m6 = merge(&o.v6.rules, &d6, spec.purge, &keep_fn);
     rule_changes(&m4, &m6, &mut changes);
 
-    let before_view = rules_view(&o.v4.rules, &o.v6.rules);
-    let after_view = rules_view(&m4.rules, &m6.rules);
-    if before_view != after_view {
-        views.push(View {
-            title: "firewall rules".into(),
-            before: before_view,
-            after: after_view,
-            verbose: false,
-        });
+    if m4.rules != o.v4.rules || m6.rules != o.v6.rules {
+        let before = rules_view(&o.v4.rules, &o.v6.rules);
+        let after = rules_view(&m4.rules, &m6.rules);
+        views.push(View { title: "firewall rules".into(), before, after, verbose: false });
     }
 
     // Settings changes.
@@ -309,11 +263,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         changes.push(Change {
             kind: ChangeKind::Change,
             item: "firewall.enabled".into(),
-            summary: if enabled {
-                "ufw enable".into()
-            } else {
-                "ufw disable".into()
-            },
+            summary: if enabled { "ufw enable".into() } else { "ufw disable".into() },
             expected: Some(enabled.to_string()),
             actual: Some(o.enabled.to_string()),
         });
@@ -335,34 +285,20 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
     let mut policy_changed = false;
     for (key, dir, want, cur, managed) in [
-        (
-            "DEFAULT_INPUT_POLICY",
-            "incoming",
-            input,
-            o.input,
-            spec.defaults.incoming.is_some(),
-        ),
-        (
-            "DEFAULT_OUTPUT_POLICY",
-            "outgoing",
-            output,
-            o.output,
-            spec.defaults.outgoing.is_some(),
-        ),
-        (
-            "DEFAULT_FORWARD_POLICY",
-            "routed",
-            forward,
-            o.forward,
-            spec.defaults.routed.is_some(),
-        ),
+        ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
+        ("DEFAULT_OUTPUT_POLICY", "outgoing", output, o.output, spec.defaults.outgoing.is_some()),
+        ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
         let exact = raw.as_deref() == Some(want.file_value());
         if Some(want) != cur || (managed && !exact) {
             let actual = raw.clone().unwrap_or_else(|| "unset".into());
             let summary = if Some(want) == cur {
-                format!("ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init reads it as shell and ignores it)", want.as_str(), want.file_value())
+                format!(
+                    "ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init reads it as shell and ignores it)",
+                    want.as_str(),
+                    want.file_value()
+                )
             } else {
                 format!("ufw default {} {dir}", want.as_str())
             };
@@ -379,20 +315,9 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
 
     // Files.
-    let ctx = |limit: bool| WriteContext {
-        loglevel,
-        input,
-        output,
-        forward,
-        limit,
-        ipv6: o.ipv6,
-    };
+    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6: o.ipv6 };
     let new4 = rulesfile::write(&m4.rules, false, &ctx(o.limit4));
-    let new6 = if o.ipv6 {
-        rulesfile::write(&m6.rules, true, &ctx(o.limit6))
-    } else {
-        o.v6_text.clone()
-    };
+    let new6 = if o.ipv6 { rulesfile::write(&m6.rules, true, &ctx(o.limit6)) } else { o.v6_text.clone() };
     // A file whose generated lines disagree with its tuples is drift of its own.
     let octx = |limit: bool| WriteContext {
         loglevel: o.loglevel.unwrap_or(LogLevel::Low),
@@ -402,22 +327,22 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         limit,
         ipv6: o.ipv6,
     };
-    for (path, text, rules, limit, v6) in [
-        (USER_RULES, &o.v4_text, &o.v4.rules, o.limit4, false),
-        (USER6_RULES, &o.v6_text, &o.v6.rules, o.limit6, true),
-    ] {
+    for (path, text, rules, limit, v6) in
+        [(USER_RULES, &o.v4_text, &o.v4.rules, o.limit4, false), (USER6_RULES, &o.v6_text, &o.v6.rules, o.limit6, true)]
+    {
         if v6 && !o.ipv6 {
             continue;
         }
-        let regen = rulesfile::write(rules, v6, &octx(limit));
+        // When nothing changes, the planned file is this regeneration already.
+        let same = octx(limit) == ctx(limit) && if v6 { &m6.rules } else { &m4.rules } == rules;
+        let regen = match (same, v6) {
+            (true, false) => new4.clone(),
+            (true, true) => new6.clone(),
+            _ => rulesfile::write(rules, v6, &octx(limit)),
+        };
         if &regen != text && !pristine(text) {
-            let rules_part = |t: &str| {
-                t.replace("\r\n", "\n")
-                    .split("### END RULES ###")
-                    .next()
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let rules_part =
+                |t: &str| t.replace("\r\n", "\n").split("### END RULES ###").next().unwrap_or("").to_string();
             let why = if text.contains('\r') {
                 "it has CRLF line endings, which iptables-restore refuses"
             } else if rules_part(&regen) == rules_part(text) {
@@ -441,12 +366,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         (USER_RULES, o.v4_text.clone(), new4, 0o640),
         (USER6_RULES, o.v6_text.clone(), new6, 0o640),
         (UFW_CONF, o.conf.text.clone(), conf.text.clone(), 0o644),
-        (
-            DEFAULTS,
-            o.defaults.text.clone(),
-            defaults.text.clone(),
-            0o644,
-        ),
+        (DEFAULTS, o.defaults.text.clone(), defaults.text.clone(), 0o644),
     ] {
         if old != new && !(pristine(&old) && path.ends_with(".rules") && changes.is_empty()) {
             views.push(View {
@@ -458,12 +378,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             if path.ends_with(".rules") {
                 files_changed = true;
             }
-            writes.push(FileWrite {
-                path: path.into(),
-                base_sha256: sha256_hex(old.as_bytes()),
-                content: new,
-                mode,
-            });
+            writes.push(FileWrite { path: path.into(), base_sha256: sha256_hex(old.as_bytes()), content: new, mode });
         }
     }
     if changes.is_empty() {
@@ -488,16 +403,10 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
     }
 
-    let lock = if enabled {
-        lockout::check(sys, &m4.rules, &m6.rules, input)?
-    } else {
-        None
-    };
+    let lock = if enabled { lockout::check(sys, &m4.rules, &m6.rules, input)? } else { None };
     if let Some(l) = &lock {
         if !changes.is_empty() {
-            warnings.push(format!(
-                "lockout guard: {l}; apply refuses this plan unless --allow-lockout"
-            ));
+            warnings.push(format!("lockout guard: {l}; apply refuses this plan unless --allow-lockout"));
         }
     }
     if sys.has_program("docker") && sys.exists("/var/run/docker.sock") {
@@ -526,10 +435,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
 fn globset_of(globs: &[String]) -> Result<globset::GlobSet, PlanError> {
     let mut b = globset::GlobSetBuilder::new();
     for g in globs {
-        b.add(
-            globset::Glob::new(g)
-                .map_err(|e| PlanError::Other(format!("bad keep glob '{g}': {e}")))?,
-        );
+        b.add(globset::Glob::new(g).map_err(|e| PlanError::Other(format!("bad keep glob '{g}': {e}")))?);
     }
     b.build().map_err(|e| PlanError::Other(e.to_string()))
 }

@@ -26,24 +26,15 @@ impl Services {
                 continue;
             };
             for n in std::iter::once(name).chain(it) {
-                by_name
-                    .entry(n.to_string())
-                    .or_default()
-                    .push((port, proto.to_string()));
+                by_name.entry(n.to_string()).or_default().push((port, proto.to_string()));
             }
         }
-        Services {
-            by_name,
-            loaded: true,
-        }
+        Services { by_name, loaded: true }
     }
 
     /// getservbyname(name) without a protocol: the first entry's port.
     pub fn port(&self, name: &str) -> Option<u16> {
-        self.by_name
-            .get(name)
-            .and_then(|v| v.first())
-            .map(|(p, _)| *p)
+        self.by_name.get(name).and_then(|v| v.first()).map(|(p, _)| *p)
     }
 
     /// ufw's get_services_proto: "tcp", "udp", or "any" when both exist.
@@ -79,19 +70,12 @@ impl fmt::Display for PortError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PortError::Empty => write!(f, "empty port"),
-            PortError::Syntax(p) => write!(
-                f,
-                "bad port '{p}': use a number, a range N:M or a comma list"
-            ),
+            PortError::Syntax(p) => write!(f, "bad port '{p}': use a number, a range N:M or a comma list"),
             PortError::OutOfRange(p) => write!(f, "bad port '{p}': ports are 1 to 65535"),
-            PortError::Reversed(p) => write!(
-                f,
-                "bad port range '{p}': the first port must be lower than the second"
-            ),
-            PortError::TooMany => write!(
-                f,
-                "too many ports: iptables multiport takes at most 15 (a range counts as two)"
-            ),
+            PortError::Reversed(p) => write!(f, "bad port range '{p}': the first port must be lower than the second"),
+            PortError::TooMany => {
+                write!(f, "too many ports: iptables multiport takes at most 15 (a range counts as two)")
+            }
             PortError::UnknownService(p) => {
                 write!(f, "unknown service '{p}': not in /etc/services")
             }
@@ -100,9 +84,7 @@ impl fmt::Display for PortError {
 }
 
 fn num(p: &str) -> Result<u32, PortError> {
-    let n: u32 = p
-        .parse()
-        .map_err(|_| PortError::OutOfRange(p.to_string()))?;
+    let n: u32 = p.parse().map_err(|_| PortError::OutOfRange(p.to_string()))?;
     if (1..=65535).contains(&n) {
         Ok(n)
     } else {
@@ -143,14 +125,8 @@ pub fn resolve(port: &str, services: &Services) -> Result<String, PortError> {
         } else if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) {
             num(p)?;
             out.push(p.to_string());
-        } else if p.len() >= 2
-            && p.chars()
-                .next()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_')
-        {
-            let n = services
-                .port(p)
-                .ok_or_else(|| PortError::UnknownService(p.to_string()))?;
+        } else if p.len() >= 2 && p.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            let n = services.port(p).ok_or_else(|| PortError::UnknownService(p.to_string()))?;
             out.push(n.to_string());
         } else {
             return Err(PortError::Syntax(p.to_string()));
@@ -185,9 +161,7 @@ pub fn covers(ports: &str, port: u16) -> bool {
         return true;
     }
     ports.split(',').any(|p| match p.split_once(':') {
-        Some((a, b)) => {
-            a.parse::<u16>().is_ok_and(|a| a <= port) && b.parse::<u16>().is_ok_and(|b| port <= b)
-        }
+        Some((a, b)) => a.parse::<u16>().is_ok_and(|a| a <= port) && b.parse::<u16>().is_ok_and(|b| port <= b),
         None => p.parse::<u16>() == Ok(port),
     })
 }
@@ -207,18 +181,9 @@ mod tests {
         assert_eq!(resolve("ssh", &s).unwrap(), "22");
         assert_eq!(resolve("www", &s).unwrap(), "80");
         assert_eq!(resolve("0", &s), Err(PortError::OutOfRange("0".into())));
-        assert_eq!(
-            resolve("70000", &s),
-            Err(PortError::OutOfRange("70000".into()))
-        );
-        assert_eq!(
-            resolve("2000:1000", &s),
-            Err(PortError::Reversed("2000:1000".into()))
-        );
-        assert_eq!(
-            resolve("1:2,3:4,5:6,7:8,9:10,11:12,13:14,15:16", &s),
-            Err(PortError::TooMany)
-        );
+        assert_eq!(resolve("70000", &s), Err(PortError::OutOfRange("70000".into())));
+        assert_eq!(resolve("2000:1000", &s), Err(PortError::Reversed("2000:1000".into())));
+        assert_eq!(resolve("1:2,3:4,5:6,7:8,9:10,11:12,13:14,15:16", &s), Err(PortError::TooMany));
         assert!(resolve("1:2,3:4,5:6,7:8,9:10,11:12,13:14,15", &s).is_ok());
         assert!(resolve(",80", &s).is_err());
         assert!(resolve("nosuch", &s).is_err());

@@ -60,20 +60,20 @@ pub struct Rule {
 }
 
 /// The part of a rule that decides whether ufw sees two rules as "the same"
-/// (its `match` ignores action, log type and comment).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct MatchKey {
-    pub dport: String,
-    pub sport: String,
-    pub protocol: String,
-    pub src: String,
-    pub dst: String,
+/// (its `match` ignores action, log type and comment). Borrowed: no copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MatchKey<'a> {
+    pub dport: &'a str,
+    pub sport: &'a str,
+    pub protocol: &'a str,
+    pub src: &'a str,
+    pub dst: &'a str,
     pub v6: bool,
-    pub dapp: String,
-    pub sapp: String,
-    pub iface_in: String,
-    pub iface_out: String,
-    pub direction: String,
+    pub dapp: &'a str,
+    pub sapp: &'a str,
+    pub iface_in: &'a str,
+    pub iface_out: &'a str,
+    pub direction: &'a str,
     pub forward: bool,
 }
 
@@ -86,10 +86,7 @@ pub fn hex_decode(h: &str) -> Option<String> {
     if h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let bytes: Vec<u8> = (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0))
-        .collect();
+    let bytes: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0)).collect();
     String::from_utf8(bytes).ok()
 }
 
@@ -102,21 +99,41 @@ fn any_for(v6: bool) -> &'static str {
 }
 
 impl Rule {
-    pub fn key(&self) -> MatchKey {
+    pub fn key(&self) -> MatchKey<'_> {
         MatchKey {
-            dport: self.dport.clone(),
-            sport: self.sport.clone(),
-            protocol: self.protocol.clone(),
-            src: self.src.clone(),
-            dst: self.dst.clone(),
+            dport: &self.dport,
+            sport: &self.sport,
+            protocol: &self.protocol,
+            src: &self.src,
+            dst: &self.dst,
             v6: self.v6,
-            dapp: self.dapp.clone(),
-            sapp: self.sapp.clone(),
-            iface_in: self.iface_in.clone(),
-            iface_out: self.iface_out.clone(),
-            direction: self.direction.clone(),
+            dapp: &self.dapp,
+            sapp: &self.sapp,
+            iface_in: &self.iface_in,
+            iface_out: &self.iface_out,
+            direction: &self.direction,
             forward: self.forward,
         }
+    }
+
+    /// The match key as one owned string, for maps that outlive the rule.
+    pub fn key_string(&self) -> String {
+        let k = self.key();
+        format!(
+            "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}",
+            k.dport,
+            k.sport,
+            k.protocol,
+            k.src,
+            k.dst,
+            k.v6,
+            k.dapp,
+            k.sapp,
+            k.iface_in,
+            k.iface_out,
+            k.direction,
+            k.forward
+        )
     }
 
     pub fn multi(&self) -> bool {
@@ -212,10 +229,7 @@ impl Rule {
             if multi {
                 s += " -m multiport";
                 if self.dport != "any" && self.sport != "any" {
-                    s += &format!(
-                        " --dports {} -m multiport --sports {}",
-                        self.dport, self.sport
-                    );
+                    s += &format!(" --dports {} -m multiport --sports {}", self.dport, self.sport);
                 } else if self.dport != "any" {
                     s += &format!(" --dports {}", self.dport);
                 } else if self.sport != "any" {
@@ -235,11 +249,7 @@ impl Rule {
         if !multi && self.sport != "any" {
             s += &format!(" --sport {}", self.sport);
         }
-        let lstr = if self.logtype.is_empty() {
-            String::new()
-        } else {
-            format!("_{}", self.logtype)
-        };
+        let lstr = if self.logtype.is_empty() { String::new() } else { format!("_{}", self.logtype) };
         match self.action {
             Action::Allow => s += &format!(" -j ACCEPT{lstr}"),
             Action::Reject => {
@@ -335,10 +345,9 @@ impl Rule {
             if !self.logtype.is_empty() {
                 res += &format!(" {}", self.logtype);
             }
-            for (dir, loc, port, app) in [
-                ("from", &self.src, &self.sport, &self.sapp),
-                ("to", &self.dst, &self.dport, &self.dapp),
-            ] {
+            for (dir, loc, port, app) in
+                [("from", &self.src, &self.sport, &self.sapp), ("to", &self.dst, &self.dport, &self.dapp)]
+            {
                 let loc = if anywhere(loc) { "any" } else { loc.as_str() };
                 if loc != "any" || port != "any" || !app.is_empty() {
                     res += &format!(" {dir} {loc}");
@@ -353,10 +362,7 @@ impl Rule {
                     }
                 }
             }
-            if !res.contains(" to ")
-                && !res.contains(" from ")
-                && self.iface_in.is_empty()
-                && self.iface_out.is_empty()
+            if !res.contains(" to ") && !res.contains(" from ") && self.iface_in.is_empty() && self.iface_out.is_empty()
             {
                 res += " to any";
             }
@@ -373,13 +379,10 @@ impl Rule {
 
 static PAT_PROTO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-p all ").unwrap());
 static PAT_PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"port ").unwrap());
-static PAT_REJECT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"-j (REJECT(_log(-all)?)?)").unwrap());
-static PAT_LOG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(.*)-j ([A-Z]+)_log(-all)?(.*)").unwrap());
+static PAT_REJECT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-j (REJECT(_log(-all)?)?)").unwrap());
+static PAT_LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(.*)-j ([A-Z]+)_log(-all)?(.*)").unwrap());
 static PAT_LOGALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-j [A-Z]+_log-all").unwrap());
-static PAT_CHAIN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(-A|-D) ([a-zA-Z0-9\-]+)").unwrap());
+static PAT_CHAIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(-A|-D) ([a-zA-Z0-9\-]+)").unwrap());
 static PAT_LIMIT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r" -j LIMIT").unwrap());
 
 fn sub_all(re: &Regex, s: &str, rep: &str) -> String {
@@ -389,7 +392,7 @@ fn sub_all(re: &Regex, s: &str, rep: &str) -> String {
 /// The rewrites of ufw's `_get_rules_from_formatted`, applied in its order.
 fn expand_formatted(frule: &str, prefix: &str, suffix: &str) -> Vec<String> {
     let mut snippets: Vec<String> = Vec::new();
-    if PAT_PROTO.is_match(frule) {
+    if frule.contains("-p all ") {
         if PAT_PORT.is_match(frule) {
             if PAT_REJECT.is_match(frule) {
                 let r = sub_all(&PAT_REJECT, frule, "-j $1 --reject-with tcp-reset");
@@ -409,44 +412,21 @@ fn expand_formatted(frule: &str, prefix: &str, suffix: &str) -> Vec<String> {
     let mut i = 0;
     while i < snippets.len() {
         let s = snippets[i].clone();
-        if let Some(c) = PAT_LOG.captures(&s) {
+        if let Some(c) = s.contains("_log").then(|| PAT_LOG.captures(&s)).flatten() {
             let policy = match c[2].to_lowercase().as_str() {
                 "accept" => "ALLOW",
                 "limit" => "LIMIT",
                 _ => "BLOCK",
             };
-            let mut lstr = format!(
-                "-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW {policy}] \""
-            );
+            let mut lstr = format!("-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW {policy}] \"");
             if !PAT_LOGALL.is_match(&s) {
                 lstr = format!("-m conntrack --ctstate NEW {lstr}");
             }
             // `.` stops at the newline, which stays outside the match, as in Python.
             snippets[i] = sub_all(&PAT_LOG, &s, "${1}-j ${2}${4}");
-            snippets.insert(
-                i,
-                sub_all(
-                    &PAT_LOG,
-                    &s,
-                    &format!("${{1}}-j {prefix}-user-logging-{suffix}"),
-                ),
-            );
-            snippets.insert(
-                i,
-                sub_all(
-                    &PAT_CHAIN,
-                    &sub_all(&PAT_LOG, &s, "${1}-j RETURN"),
-                    &logging_chain,
-                ),
-            );
-            snippets.insert(
-                i,
-                sub_all(
-                    &PAT_CHAIN,
-                    &sub_all(&PAT_LOG, &s, &format!("${{1}}{lstr}")),
-                    &logging_chain,
-                ),
-            );
+            snippets.insert(i, sub_all(&PAT_LOG, &s, &format!("${{1}}-j {prefix}-user-logging-{suffix}")));
+            snippets.insert(i, sub_all(&PAT_CHAIN, &sub_all(&PAT_LOG, &s, "${1}-j RETURN"), &logging_chain));
+            snippets.insert(i, sub_all(&PAT_CHAIN, &sub_all(&PAT_LOG, &s, &format!("${{1}}{lstr}")), &logging_chain));
         }
         i += 1;
     }
@@ -454,16 +434,14 @@ fn expand_formatted(frule: &str, prefix: &str, suffix: &str) -> Vec<String> {
     let mut i = 0;
     while i < snippets.len() {
         let s = snippets[i].clone();
-        if PAT_LIMIT.is_match(&s) {
-            let t1 = sub_all(
-                &PAT_LIMIT,
-                &s,
-                " -m conntrack --ctstate NEW -m recent --set",
-            );
+        if s.contains(" -j LIMIT") {
+            let t1 = sub_all(&PAT_LIMIT, &s, " -m conntrack --ctstate NEW -m recent --set");
             let t2 = sub_all(
                 &PAT_LIMIT,
                 &s,
-                &format!(" -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 -j {prefix}-user-limit"),
+                &format!(
+                    " -m conntrack --ctstate NEW -m recent --update --seconds 30 --hitcount 6 -j {prefix}-user-limit"
+                ),
             );
             let t3 = sub_all(&PAT_LIMIT, &s, &format!(" -j {prefix}-user-limit-accept"));
             snippets[i] = t3;
@@ -509,10 +487,7 @@ mod tests {
                 "-A ufw-user-input -p udp --dport 24 -j REJECT\n"
             ]
         );
-        assert_eq!(
-            r.tuple_line(),
-            "### tuple ### reject any 24 0.0.0.0/0 any 0.0.0.0/0 in"
-        );
+        assert_eq!(r.tuple_line(), "### tuple ### reject any 24 0.0.0.0/0 any 0.0.0.0/0 in");
     }
 
     #[test]
@@ -521,13 +496,8 @@ mod tests {
         r.logtype = "log".into();
         let l = r.iptables_lines();
         assert_eq!(l.len(), 8);
-        assert!(l[0].starts_with(
-            "-A ufw-user-logging-input -p tcp --dport 8888 -m conntrack --ctstate NEW -m limit"
-        ));
-        assert_eq!(
-            l[2],
-            "-A ufw-user-input -p tcp --dport 8888 -j ufw-user-logging-input\n"
-        );
+        assert!(l[0].starts_with("-A ufw-user-logging-input -p tcp --dport 8888 -m conntrack --ctstate NEW -m limit"));
+        assert_eq!(l[2], "-A ufw-user-input -p tcp --dport 8888 -j ufw-user-logging-input\n");
         assert_eq!(l[3], "-A ufw-user-input -p tcp --dport 8888 -j DROP\n");
     }
 
@@ -539,20 +509,14 @@ mod tests {
         r.dst = "::/0".into();
         let l = r.iptables_lines();
         assert_eq!(l.len(), 3);
-        assert_eq!(
-            l[2],
-            "-A ufw6-user-input -p tcp --dport 2222 -j ufw6-user-limit-accept\n"
-        );
+        assert_eq!(l[2], "-A ufw6-user-input -p tcp --dport 2222 -j ufw6-user-limit-accept\n");
     }
 
     #[test]
     fn app_rule_tuple_and_comment() {
         let mut r = rule(Action::Allow, "tcp", "80,443");
         r.dapp = "WWW Full".into();
-        assert_eq!(
-            r.tuple_line(),
-            "### tuple ### allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 WWW%20Full - in"
-        );
+        assert_eq!(r.tuple_line(), "### tuple ### allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 WWW%20Full - in");
         assert_eq!(
             r.iptables_lines(),
             vec!["-A ufw-user-input -p tcp -m multiport --dports 80,443 -j ACCEPT -m comment --comment 'dapp_WWW%20Full'\n"]
@@ -571,10 +535,7 @@ mod tests {
         assert_eq!(r.command(), "allow in on eth0 from 10.0.0.0/8");
         let mut r = rule(Action::Allow, "udp", "68");
         r.sport = "67".into();
-        assert_eq!(
-            r.command(),
-            "allow from any port 67 to any port 68 proto udp"
-        );
+        assert_eq!(r.command(), "allow from any port 67 to any port 68 proto udp");
         let r = rule(Action::Allow, "any", "any");
         assert_eq!(r.command(), "allow to any");
     }

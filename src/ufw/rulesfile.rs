@@ -10,12 +10,10 @@ use super::Policy;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RulesFileError {
     #[error("malformed tuple ({why}): {text}; ufw would skip it and drop it on its next write")]
-    Tuple {
-        line: usize,
-        why: String,
-        text: String,
-    },
-    #[error("invalid hex comment '{hex}' (ufw status would crash on it): delete the rule and add it again with its comment")]
+    Tuple { line: usize, why: String, text: String },
+    #[error(
+        "invalid hex comment '{hex}' (ufw status would crash on it): delete the rule and add it again with its comment"
+    )]
     Comment { line: usize, hex: String },
     #[error("the file is truncated or not a ufw rules file ({0}); restore it from a backup or from /usr/share/ufw/iptables/")]
     Structure(String),
@@ -24,9 +22,7 @@ pub enum RulesFileError {
 impl RulesFileError {
     pub fn line(&self) -> Option<usize> {
         match self {
-            RulesFileError::Tuple { line, .. } | RulesFileError::Comment { line, .. } => {
-                Some(*line)
-            }
+            RulesFileError::Tuple { line, .. } | RulesFileError::Comment { line, .. } => Some(*line),
             RulesFileError::Structure(_) => None,
         }
     }
@@ -46,11 +42,7 @@ pub struct RulesFile {
 }
 
 fn tuple_err(line: usize, why: &str, text: &str) -> RulesFileError {
-    RulesFileError::Tuple {
-        line,
-        why: why.to_string(),
-        text: text.trim().to_string(),
-    }
+    RulesFileError::Tuple { line, why: why.to_string(), text: text.trim().to_string() }
 }
 
 fn valid_iface(name: &str) -> Result<(), &'static str> {
@@ -69,10 +61,7 @@ fn valid_iface(name: &str) -> Result<(), &'static str> {
     if name.len() > 15 {
         return Err("interface name longer than 15 characters");
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_-.+,=%@".contains(&b))
-    {
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.+,=%@".contains(&b)) {
         return Err("bad character in interface name");
     }
     Ok(())
@@ -85,12 +74,7 @@ pub fn check_iface(name: &str) -> Result<(), String> {
 
 /// Parse one tuple (the text after `### tuple ###`) into a rule of the
 /// file's family, with the checks of ufw's UFWRule constructor.
-fn parse_tuple(
-    line_no: usize,
-    orig: &str,
-    v6: bool,
-    services: &Services,
-) -> Result<Rule, RulesFileError> {
+fn parse_tuple(line_no: usize, orig: &str, v6: bool, services: &Services) -> Result<Rule, RulesFileError> {
     let mut line = orig;
     let mut comment = String::new();
     if let Some((l, hex)) = orig.split_once(" comment=") {
@@ -100,10 +84,7 @@ fn parse_tuple(
         line = l;
         comment = hex.trim().to_string();
         if hex_decode(&comment).is_none() {
-            return Err(RulesFileError::Comment {
-                line: line_no,
-                hex: comment,
-            });
+            return Err(RulesFileError::Comment { line: line_no, hex: comment });
         }
     }
     let tupl = line.trim_start_matches("### tuple ###").trim();
@@ -118,29 +99,13 @@ fn parse_tuple(
         direction = last.split('_').next().unwrap_or("").to_string();
         if last.contains('_') {
             let has = |p: &str| {
-                last.match_indices(p).any(|(i, _)| {
-                    last[i + p.len()..]
-                        .chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                })
+                last.match_indices(p)
+                    .any(|(i, _)| last[i + p.len()..].chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_'))
             };
             if last.contains('!') && has("in_") && has("out_") {
                 let mut it = last.split('!');
-                iface_in = it
-                    .next()
-                    .unwrap_or("")
-                    .split_once('_')
-                    .map(|x| x.1)
-                    .unwrap_or("")
-                    .to_string();
-                iface_out = it
-                    .next()
-                    .unwrap_or("")
-                    .split_once('_')
-                    .map(|x| x.1)
-                    .unwrap_or("")
-                    .to_string();
+                iface_in = it.next().unwrap_or("").split_once('_').map(|x| x.1).unwrap_or("").to_string();
+                iface_out = it.next().unwrap_or("").split_once('_').map(|x| x.1).unwrap_or("").to_string();
             } else if let Some(i) = last.strip_prefix("in_") {
                 iface_in = i.to_string();
             } else if let Some(o) = last.strip_prefix("out_") {
@@ -163,28 +128,18 @@ fn parse_tuple(
         return Err(tuple_err(line_no, "bad log type", orig));
     }
     let protocol = f[1];
-    if ![
-        "any", "tcp", "udp", "ipv6", "esp", "ah", "igmp", "gre", "vrrp",
-    ]
-    .contains(&protocol)
-    {
+    if !["any", "tcp", "udp", "ipv6", "esp", "ah", "igmp", "gre", "vrrp"].contains(&protocol) {
         return Err(tuple_err(line_no, "unsupported protocol", orig));
     }
-    let dport =
-        ports::resolve(f[2], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
-    let sport =
-        ports::resolve(f[4], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
+    let dport = ports::resolve(f[2], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
+    let sport = ports::resolve(f[4], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
     let fix = |a: &str| -> Result<String, RulesFileError> {
         let a = a.to_lowercase();
         if a != "any" && addr::family_of(&a).is_none() {
             return Err(tuple_err(line_no, "bad address", orig));
         }
         let any = if v6 { "::/0" } else { "0.0.0.0/0" };
-        Ok(if a == "any" || addr::is_anywhere(&a) {
-            any.to_string()
-        } else {
-            a
-        })
+        Ok(if a == "any" || addr::is_anywhere(&a) { any.to_string() } else { a })
     };
     let dst = fix(f[3])?;
     let src = fix(f[5])?;
@@ -229,12 +184,8 @@ fn parse_tuple(
 pub fn normalize(rule: &mut Rule) -> Result<(), String> {
     let fam = if rule.v6 { Family::V6 } else { Family::V4 };
     for a in [&mut rule.src, &mut rule.dst] {
-        *a = addr::normalize(a, fam).ok_or_else(|| {
-            format!(
-                "address '{a}' is not an IPv{} address",
-                if rule.v6 { 6 } else { 4 }
-            )
-        })?;
+        *a = addr::normalize(a, fam)
+            .ok_or_else(|| format!("address '{a}' is not an IPv{} address", if rule.v6 { 6 } else { 4 }))?;
     }
     rule.dport = ports::sort_ports(&rule.dport);
     rule.sport = ports::sort_ports(&rule.sport);
@@ -244,10 +195,8 @@ pub fn normalize(rule: &mut Rule) -> Result<(), String> {
 /// Read a rules file. `v6` selects the family of its tuples.
 pub fn parse(text: &str, v6: bool, services: &Services) -> Result<RulesFile, RulesFileError> {
     let prefix = if v6 { "ufw6" } else { "ufw" };
-    let mut out = RulesFile {
-        crlf: text.contains("\r\n"),
-        ..Default::default()
-    };
+    let mut out = RulesFile { crlf: text.contains("\r\n"), ..Default::default() };
+    let limit_decl = format!(":{prefix}-user-limit - [0:0]");
     let mut saw_filter = false;
     let mut last_nonblank = "";
     for (i, raw) in text.split('\n').enumerate() {
@@ -257,15 +206,12 @@ pub fn parse(text: &str, v6: bool, services: &Services) -> Result<RulesFile, Rul
         }
         if !saw_filter {
             if l.trim() != "*filter" && !l.starts_with('#') {
-                return Err(RulesFileError::Structure(format!(
-                    "expected '*filter' first, found line {}",
-                    i + 1
-                )));
+                return Err(RulesFileError::Structure(format!("expected '*filter' first, found line {}", i + 1)));
             }
             saw_filter = l.trim() == "*filter";
         }
         last_nonblank = l;
-        if l == format!(":{prefix}-user-limit - [0:0]") {
+        if l == limit_decl {
             out.declares_limit = true;
         }
         if l == "### LOGGING ###" {
@@ -281,9 +227,7 @@ pub fn parse(text: &str, v6: bool, services: &Services) -> Result<RulesFile, Rul
         return Err(RulesFileError::Structure("no '*filter' line".into()));
     }
     if last_nonblank.trim() != "COMMIT" {
-        return Err(RulesFileError::Structure(
-            "it does not end with COMMIT".into(),
-        ));
+        return Err(RulesFileError::Structure("it does not end with COMMIT".into()));
     }
     Ok(out)
 }
@@ -315,41 +259,25 @@ fn logging_rules(prefix: &str, ctx: &WriteContext) -> Vec<String> {
         return out;
     }
     let limit = "-m limit --limit 3/min --limit-burst 10";
-    let largs = if level < LogLevel::High as u32 {
-        format!(" {limit}")
-    } else {
-        String::new()
-    };
-    for (t, pol) in [
-        ("input", ctx.input),
-        ("output", ctx.output),
-        ("forward", ctx.forward),
-    ] {
+    let largs = if level < LogLevel::High as u32 { format!(" {limit}") } else { String::new() };
+    for (t, pol) in [("input", ctx.input), ("output", ctx.output), ("forward", ctx.forward)] {
         let c = format!("{prefix}-after-logging-{t}");
         if pol != Policy::Allow {
-            out.push(format!(
-                "-A {c} -j LOG --log-prefix \"[UFW BLOCK] \"{largs}"
-            ));
+            out.push(format!("-A {c} -j LOG --log-prefix \"[UFW BLOCK] \"{largs}"));
         } else if level >= LogLevel::Medium as u32 {
-            out.push(format!(
-                "-A {c} -j LOG --log-prefix \"[UFW ALLOW] \"{largs}"
-            ));
+            out.push(format!("-A {c} -j LOG --log-prefix \"[UFW ALLOW] \"{largs}"));
         }
     }
     let deny = format!("{prefix}-logging-deny");
     if level < LogLevel::Medium as u32 {
-        out.push(format!(
-            "-I {deny} -m conntrack --ctstate INVALID -j RETURN{largs}"
-        ));
+        out.push(format!("-I {deny} -m conntrack --ctstate INVALID -j RETURN{largs}"));
     } else {
-        out.push(format!("-A {deny} -m conntrack --ctstate INVALID -j LOG --log-prefix \"[UFW AUDIT INVALID] \"{largs}"));
+        out.push(format!(
+            "-A {deny} -m conntrack --ctstate INVALID -j LOG --log-prefix \"[UFW AUDIT INVALID] \"{largs}"
+        ));
     }
-    out.push(format!(
-        "-A {deny} -j LOG --log-prefix \"[UFW BLOCK] \"{largs}"
-    ));
-    out.push(format!(
-        "-A {prefix}-logging-allow -j LOG --log-prefix \"[UFW ALLOW] \"{largs}"
-    ));
+    out.push(format!("-A {deny} -j LOG --log-prefix \"[UFW BLOCK] \"{largs}"));
+    out.push(format!("-A {prefix}-logging-allow -j LOG --log-prefix \"[UFW ALLOW] \"{largs}"));
     if level >= LogLevel::Medium as u32 {
         let a = if level < LogLevel::High as u32 {
             format!(" -m conntrack --ctstate NEW {limit}")
@@ -359,9 +287,7 @@ fn logging_rules(prefix: &str, ctx: &WriteContext) -> Vec<String> {
             String::new()
         };
         for t in ["input", "output", "forward"] {
-            out.push(format!(
-                "-I {prefix}-before-logging-{t} -j LOG --log-prefix \"[UFW AUDIT] \"{a}"
-            ));
+            out.push(format!("-I {prefix}-before-logging-{t} -j LOG --log-prefix \"[UFW AUDIT] \"{a}"));
         }
     }
     out
@@ -391,9 +317,7 @@ pub fn write(rules: &[Rule], v6: bool, ctx: &WriteContext) -> String {
         o.push_str(&format!(":{p}-{c} - [0:0]\n"));
     }
     if ctx.limit {
-        o.push_str(&format!(
-            ":{p}-user-limit - [0:0]\n:{p}-user-limit-accept - [0:0]\n"
-        ));
+        o.push_str(&format!(":{p}-user-limit - [0:0]\n:{p}-user-limit-accept - [0:0]\n"));
     }
     o.push_str("### RULES ###\n");
     for r in rules {
@@ -414,9 +338,13 @@ pub fn write(rules: &[Rule], v6: bool, ctx: &WriteContext) -> String {
     if ctx.limit {
         o.push_str("\n### RATE LIMITING ###\n");
         if ctx.loglevel != LogLevel::Off {
-            o.push_str(&format!("-A {p}-user-limit -m limit --limit 3/minute -j LOG --log-prefix \"[UFW LIMIT BLOCK] \"\n"));
+            o.push_str(&format!(
+                "-A {p}-user-limit -m limit --limit 3/minute -j LOG --log-prefix \"[UFW LIMIT BLOCK] \"\n"
+            ));
         }
-        o.push_str(&format!("-A {p}-user-limit -j REJECT\n-A {p}-user-limit-accept -j ACCEPT\n### END RATE LIMITING ###\n"));
+        o.push_str(&format!(
+            "-A {p}-user-limit -j REJECT\n-A {p}-user-limit-accept -j ACCEPT\n### END RATE LIMITING ###\n"
+        ));
     }
     o.push_str("COMMIT\n");
     o

@@ -11,11 +11,7 @@ fn merge_families(v4: &[Rule], v6: &[Rule]) -> Vec<(Rule, bool, bool)> {
     let mut t = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            t[i][j] = if eq(&v4[i], &v6[j]) {
-                t[i + 1][j + 1] + 1
-            } else {
-                t[i + 1][j].max(t[i][j + 1])
-            };
+            t[i][j] = if eq(&v4[i], &v6[j]) { t[i + 1][j + 1] + 1 } else { t[i + 1][j].max(t[i][j + 1]) };
         }
     }
     let (mut i, mut j) = (0, 0);
@@ -80,10 +76,7 @@ fn rule_table(r: &Rule, v4: bool, v6: bool) -> Table {
         t.insert("from".into(), Value::String(r.src.clone()));
     } else if anywhere(&r.dst) && !(v4 && v6) && r.protocol != "ipv6" && r.protocol != "igmp" {
         // One family only: ufw's way to say so is an explicit "anywhere" of that family.
-        t.insert(
-            "from".into(),
-            Value::String(if v6 { "::/0" } else { "0.0.0.0/0" }.into()),
-        );
+        t.insert("from".into(), Value::String(if v6 { "::/0" } else { "0.0.0.0/0" }.into()));
     }
     if !r.sapp.is_empty() {
         t.insert("from_app".into(), Value::String(r.sapp.clone()));
@@ -101,11 +94,7 @@ fn rule_table(r: &Rule, v4: bool, v6: bool) -> Table {
             t.insert("out_interface".into(), Value::String(r.iface_out.clone()));
         }
     } else if !r.iface_in.is_empty() || !r.iface_out.is_empty() {
-        let i = if r.iface_in.is_empty() {
-            &r.iface_out
-        } else {
-            &r.iface_in
-        };
+        let i = if r.iface_in.is_empty() { &r.iface_out } else { &r.iface_in };
         t.insert("interface".into(), Value::String(i.clone()));
     }
     match r.logtype.as_str() {
@@ -132,11 +121,7 @@ pub fn firewall_table(o: &Observed) -> Table {
     }
     fw.insert("purge".into(), Value::Boolean(true));
     let mut d = Table::new();
-    for (k, p) in [
-        ("incoming", o.input),
-        ("outgoing", o.output),
-        ("routed", o.forward),
-    ] {
+    for (k, p) in [("incoming", o.input), ("outgoing", o.output), ("routed", o.forward)] {
         if let Some(p) = p {
             d.insert(k.into(), Value::String(p.as_str().into()));
         }

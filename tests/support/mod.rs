@@ -60,12 +60,8 @@ impl Root {
     pub fn harden(&self, args: &[&str]) -> Run {
         let mut a = vec!["--root".to_string(), self.path().display().to_string()];
         a.extend(args.iter().map(|s| s.to_string()));
-        let out = Command::new(harden_bin())
-            .args(&a)
-            .env("NO_COLOR", "1")
-            .env_remove("SSH_CONNECTION")
-            .output()
-            .unwrap();
+        let out =
+            Command::new(harden_bin()).args(&a).env("NO_COLOR", "1").env_remove("SSH_CONNECTION").output().unwrap();
         Run::from(out)
     }
 }
@@ -88,11 +84,7 @@ impl From<std::process::Output> for Run {
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
+        write!(f, "exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
     }
 }
 
@@ -113,13 +105,9 @@ impl Ns {
             eprintln!("SKIP: ufw is not installed; .ci/run installs it");
             return None;
         }
-        let probe = Command::new("unshare")
-            .args(["--net", "--mount", "true"])
-            .status();
+        let probe = Command::new("unshare").args(["--net", "--mount", "true"]).status();
         if !probe.map(|s| s.success()).unwrap_or(false) {
-            eprintln!(
-                "SKIP: cannot create network+mount namespaces here (unshare --net --mount failed)"
-            );
+            eprintln!("SKIP: cannot create network+mount namespaces here (unshare --net --mount failed)");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -155,15 +143,7 @@ impl Ns {
             p = project().display()
         );
         let out = Command::new("unshare")
-            .args([
-                "--net",
-                "--mount",
-                "--propagation",
-                "private",
-                "bash",
-                "-c",
-                &wrapper,
-            ])
+            .args(["--net", "--mount", "--propagation", "private", "bash", "-c", &wrapper])
             .output()
             .unwrap();
         Run::from(out)
@@ -173,10 +153,7 @@ impl Ns {
 fn nix_is_root() -> bool {
     // SAFETY-free check through the environment of the process.
     std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
         .unwrap_or(false)
 }
 
