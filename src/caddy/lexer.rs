@@ -138,7 +138,14 @@ pub(crate) fn push_trivia(out: &mut String, trivia: &[Trivia]) {
 #[error("{location}: {message}")]
 pub struct LexError {
     pub location: Location,
+    pub kind: LexErrorKind,
     pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LexErrorKind {
+    UnterminatedQuote,
+    Heredoc,
 }
 
 /// Substitutes `{$VAR}` and `{$VAR:default}` on raw text, as Caddy does before lexing: also
@@ -204,7 +211,13 @@ impl<'a> Lexer<'a> {
     }
 
     fn err(&self, line: usize, message: String) -> LexError {
+        let kind = if message.starts_with("unterminated") {
+            LexErrorKind::UnterminatedQuote
+        } else {
+            LexErrorKind::Heredoc
+        };
         LexError {
+            kind,
             location: Location {
                 file: self.file.to_path_buf(),
                 line,
