@@ -1,5 +1,6 @@
 //! The Caddyfile: lossless lexing, parsing with imports, and `caddy fmt`-identical formatting.
 pub mod error;
+pub mod format;
 pub mod import;
 pub mod lexer;
 pub mod parser;
