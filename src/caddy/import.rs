@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use super::error::{ErrorKind, ParseError};
 use super::lexer::{substitute_env, tokenize, Token};
-use super::parser::{err, parse_str, syntax, Parser};
+use super::parser::{err, parse_fragment, parse_str, syntax, Parser};
 use super::tree::{BlockKind, Document, ServerBlock};
 
 /// Safety net against pathological expansion (Caddy has none; a cycle is caught earlier).
@@ -23,7 +23,8 @@ const MAX_IMPORTS: usize = 10_000;
 pub struct Loaded {
     /// The main file, lossless and unexpanded.
     pub main: Document,
-    /// Every imported file, lossless and unexpanded, in the order first imported.
+    /// Every imported file, lossless and unexpanded, in the order first imported; a file
+    /// first imported inside a block is a [`BlockKind::Fragment`] of directives.
     pub imported: Vec<Document>,
     /// The configuration as Caddy sees it: env substituted, imports spliced in, snippet
     /// definitions dropped. Tokens keep the file and line they come from.
@@ -160,6 +161,7 @@ impl Expander<'_> {
         &mut self,
         at: &Token,
         pattern: &str,
+        nesting: usize,
     ) -> Result<(Vec<Token>, Vec<String>), ParseError> {
         let logical = if pattern.starts_with('/') {
             clean(pattern)
@@ -203,7 +205,12 @@ impl Expander<'_> {
             }
             let file = Path::new(m);
             if !self.files.iter().any(|d| &*d.file == file) {
-                let doc = parse_str(&text, file)?;
+                // A file imported inside a block holds directives, not server blocks.
+                let doc = if nesting == 0 {
+                    parse_str(&text, file)?
+                } else {
+                    parse_fragment(&text, file)?
+                };
                 self.files.push(doc);
             }
             let lexed = tokenize(&substitute_env(&text, self.env), file)?;
@@ -358,7 +365,7 @@ impl Parser<'_, '_> {
                     .collect();
                 (tokens.clone(), node)
             }
-            None => exp.import_files(&import_tok, &pattern)?,
+            None => exp.import_files(&import_tok, &pattern, nesting)?,
         };
         let mut from = import_tok.file.display().to_string();
         if let Some(s) = &import_tok.snippet {

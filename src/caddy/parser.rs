@@ -24,6 +24,32 @@ pub fn parse_str(src: &str, file: &Path) -> Result<Document, ParseError> {
     })
 }
 
+/// Parses a file of directives (one imported inside a site block) without expanding imports:
+/// the document has one [`BlockKind::Fragment`] block holding the lines.
+pub fn parse_fragment(src: &str, file: &Path) -> Result<Document, ParseError> {
+    let lexed = tokenize(src, file)?;
+    let mut p = Parser::new(lexed.tokens, None);
+    let mut body = Vec::new();
+    while let Some(t) = p.peek() {
+        if t.is_close_brace() {
+            return Err(err(t, ErrorKind::UnmatchedClose));
+        }
+        body.push(p.segment()?);
+    }
+    let blocks = vec![ServerBlock {
+        kind: BlockKind::Fragment,
+        keys: Vec::new(),
+        open: None,
+        body,
+        close: None,
+    }];
+    Ok(Document {
+        file: Arc::from(file),
+        blocks,
+        trailing: lexed.trailing,
+    })
+}
+
 pub(super) struct Parser<'e, 'a> {
     pub(super) toks: Vec<Token>,
     pub(super) pos: usize,

@@ -25,6 +25,8 @@ pub enum BlockKind {
     Snippet(String),
     /// `&(name) { ... }` (Caddy 2.8+).
     NamedRoute(String),
+    /// The directives of a file imported inside a block (see `parse_fragment`).
+    Fragment,
     /// A top-level `import` line, kept unexpanded in a lossless tree; its only segment is the
     /// import line.
     Import,
