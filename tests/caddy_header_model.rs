@@ -38,7 +38,9 @@ fn directives_in_caddy_order_with_locations() {
         ]
     );
     assert_eq!(d[4].location.file, Path::new("/etc/caddy/Caddyfile"));
-    assert_eq!(d[5].within, ["handle /admin/*"]);
+    let within: Vec<String> = d[5].within.iter().map(|c| c.to_string()).collect();
+    assert_eq!(within, ["handle /admin/*"]);
+    assert_eq!(d[5].within[0].location.line, 17);
     let sec = &d[4].handlers[0];
     assert!(sec.deferred, "a delete makes the handler deferred");
     assert_eq!(sec.set["X-Content-Type-Options"], ["nosniff"]);

@@ -116,10 +116,28 @@ pub struct HeaderDirective {
     /// Where the directive is written (the imported file for snippets and imports).
     pub location: Location,
     pub matcher: Option<Matcher>,
-    /// Enclosing route blocks, outermost first, e.g. `handle /api/*`.
-    pub within: Vec<String>,
+    /// Enclosing route blocks, outermost first.
+    pub within: Vec<Container>,
     /// The handlers Caddy builds: block lines with `?` go to a second handler.
     pub handlers: Vec<HeaderOps>,
+}
+
+/// A route block around a directive: `handle`, `handle_path`, `route` or `handle_errors`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    pub directive: String,
+    /// The block's matcher token, if any (`*` counts as none).
+    pub matcher: Option<String>,
+    pub location: Location,
+}
+
+impl std::fmt::Display for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.matcher {
+            Some(m) => write!(f, "{} {m}", self.directive),
+            None => f.write_str(&self.directive),
+        }
+    }
 }
 
 /// The header directives of one site, in the order Caddy runs them (error routes last).
@@ -155,7 +173,7 @@ pub fn site_headers(blocks: &[ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderEr
         let mut directives = collect(&b.body, &named, &[], true)?;
         for seg in b.body.iter().filter(|s| s.directive() == "handle_errors") {
             if let Some(block) = seg.block() {
-                directives.extend(collect(&block.body, &named, &[label(seg)], true)?);
+                directives.extend(collect(&block.body, &named, &[container(seg)], true)?);
             }
         }
         out.push(SiteHeaders {
@@ -174,8 +192,12 @@ impl SiteHeaders {
         let unconditional: Vec<(&HeaderDirective, &HeaderOps)> = self
             .directives
             .iter()
-            .filter(|d| d.matcher.is_none() && d.within.iter().all(|w| !w.contains(' ')))
-            .filter(|d| !d.within.iter().any(|w| w == "handle_errors"))
+            .filter(|d| d.matcher.is_none())
+            .filter(|d| {
+                d.within
+                    .iter()
+                    .all(|c| c.matcher.is_none() && c.directive != "handle_errors")
+            })
             .flat_map(|d| d.handlers.iter().map(move |h| (d, h)))
             .collect();
         let mut state = BTreeMap::new();
@@ -257,10 +279,22 @@ fn named_paths(body: &[Segment]) -> HashMap<String, Vec<String>> {
     out
 }
 
-fn label(seg: &Segment) -> String {
-    match seg.matcher() {
-        Some(m) => format!("{} {}", seg.directive(), m.text),
-        None => seg.directive().to_string(),
+fn container(seg: &Segment) -> Container {
+    Container {
+        directive: seg.directive().to_string(),
+        matcher: seg
+            .matcher()
+            .filter(|m| m.text != "*")
+            .map(|m| m.text.clone()),
+        location: seg.first().map_or_else(no_location, |t| t.location()),
+    }
+}
+
+fn no_location() -> Location {
+    Location {
+        file: Default::default(),
+        line: 0,
+        column: 0,
     }
 }
 
@@ -300,7 +334,7 @@ fn route_less(dir: &str, a: (usize, bool, usize), b: (usize, bool, usize)) -> bo
 fn collect(
     body: &[Segment],
     named: &HashMap<String, Vec<String>>,
-    within: &[String],
+    within: &[Container],
     sort: bool,
 ) -> Result<Vec<HeaderDirective>, HeaderError> {
     let mut routes: Vec<&Segment> = body
@@ -327,7 +361,7 @@ fn collect(
             "handle" | "handle_path" | "route" => {
                 if let Some(block) = seg.block() {
                     let mut inner = within.to_vec();
-                    inner.push(label(seg));
+                    inner.push(container(seg));
                     let mut scoped = named.clone();
                     scoped.extend(named_paths(&block.body));
                     out.extend(collect(
@@ -345,12 +379,11 @@ fn collect(
 }
 
 /// Parses one `header` directive as Caddy 2.6.2's `headers.parseCaddyfile`.
-fn parse_header(seg: &Segment, within: &[String]) -> Result<Option<HeaderDirective>, HeaderError> {
-    let location = seg.first().map(|t| t.location()).unwrap_or(Location {
-        file: Default::default(),
-        line: 0,
-        column: 0,
-    });
+fn parse_header(
+    seg: &Segment,
+    within: &[Container],
+) -> Result<Option<HeaderDirective>, HeaderError> {
+    let location = seg.first().map_or_else(no_location, |t| t.location());
     let fail = |message: String| HeaderError {
         location: location.clone(),
         message,
