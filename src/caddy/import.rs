@@ -1,0 +1,557 @@
+//! `import`: snippets, files and globs, argument substitution, cycle detection, and loading a
+//! Caddyfile with its imports from a filesystem root.
+//!
+//! Caddy splices imported tokens into the stream in place of the import line and keeps parsing;
+//! we do the same in the expanding parser. All paths are logical (as Caddy would see them, e.g.
+//! `/etc/caddy/Caddyfile`); the filesystem path is `root` + logical path, so tests can use a
+//! temporary directory as `/`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::error::{ErrorKind, ParseError};
+use super::lexer::{substitute_env, tokenize, Token};
+use super::parser::{err, parse_fragment, parse_str, syntax, Parser};
+use super::tree::{BlockKind, Document, ServerBlock};
+
+/// Safety net against pathological expansion (Caddy has none; a cycle is caught earlier).
+const MAX_IMPORTS: usize = 10_000;
+
+/// A Caddyfile with its imports.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The main file, lossless and unexpanded.
+    pub main: Document,
+    /// Every imported file, lossless and unexpanded, in the order first imported; a file
+    /// first imported inside a block is a [`BlockKind::Fragment`] of directives.
+    pub imported: Vec<Document>,
+    /// The configuration as Caddy sees it: env substituted, imports spliced in, snippet
+    /// definitions dropped. Tokens keep the file and line they come from.
+    pub blocks: Vec<ServerBlock>,
+}
+
+/// Reads `path` (a logical path; relative means relative to `/`) under `root`, with `env`
+/// for `{$VAR}` substitution, and expands its imports.
+pub fn load(
+    root: &Path,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Loaded, ParseError> {
+    let logical = clean(&Path::new("/").join(path).to_string_lossy());
+    let file = PathBuf::from(&logical);
+    let text = read_text(root, &logical).map_err(|message| {
+        ParseError::new(
+            crate::error::Location {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+            },
+            ErrorKind::Io {
+                path: logical.clone(),
+                message,
+            },
+        )
+    })?;
+    let main = parse_str(&text, &file)?;
+    let (blocks, imported) = expand_str(&text, &file, root, env)?;
+    Ok(Loaded {
+        main,
+        imported,
+        blocks,
+    })
+}
+
+/// Expands `src` (the text of logical file `file`) as Caddy does; returns the server blocks and
+/// the lossless trees of the files it imported.
+pub fn expand_str(
+    src: &str,
+    file: &Path,
+    root: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<ServerBlock>, Vec<Document>), ParseError> {
+    let lexed = tokenize(&substitute_env(src, env), file)?;
+    let mut exp = Expander {
+        root: root.to_path_buf(),
+        env,
+        snippets: HashMap::new(),
+        edges: HashMap::new(),
+        next_origin: 1,
+        imports: 0,
+        files: Vec::new(),
+    };
+    let mut blocks = Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?;
+    // Like Caddy, snippet definitions are not part of the configuration once expanded.
+    blocks.retain(|b| !matches!(b.kind, BlockKind::Snippet(_)));
+    Ok((blocks, exp.files))
+}
+
+pub(super) struct Expander<'a> {
+    root: PathBuf,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    snippets: HashMap<String, Vec<Token>>,
+    /// Import graph: node (file, or `file:snippet`) to the nodes it imports.
+    edges: HashMap<String, Vec<String>>,
+    next_origin: u32,
+    imports: usize,
+    files: Vec<Document>,
+}
+
+impl Expander<'_> {
+    pub(super) fn define_snippet(
+        &mut self,
+        name: &str,
+        block: &ServerBlock,
+    ) -> Result<(), ParseError> {
+        if self.snippets.contains_key(name) {
+            if let Some(k) = block.keys.first() {
+                return Err(syntax(
+                    k,
+                    format!(
+                        "redeclaration of previously declared snippet {name}; rename one of them"
+                    ),
+                ));
+            }
+        }
+        let snippet: Arc<str> = Arc::from(name);
+        let mut tokens = Vec::new();
+        for seg in &block.body {
+            tokens.extend(seg.to_tokens());
+        }
+        for t in &mut tokens {
+            t.snippet = Some(snippet.clone());
+        }
+        self.snippets.insert(name.to_string(), tokens);
+        Ok(())
+    }
+
+    fn reaches(&self, from: &str, to: &str) -> bool {
+        let mut seen = HashSet::new();
+        let mut stack = vec![from.to_string()];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if seen.insert(n.clone()) {
+                stack.extend(self.edges.get(&n).into_iter().flatten().cloned());
+            }
+        }
+        false
+    }
+
+    fn add_edge(&mut self, at: &Token, from: &str, to: &str) -> Result<(), ParseError> {
+        if self.reaches(to, from) {
+            return Err(err(
+                at,
+                ErrorKind::ImportCycle {
+                    from: from.to_string(),
+                    to: to.to_string(),
+                },
+            ));
+        }
+        let list = self.edges.entry(from.to_string()).or_default();
+        if !list.iter().any(|n| n == to) {
+            list.push(to.to_string());
+        }
+        Ok(())
+    }
+
+    /// Tokens of the files matching `pattern`, imported from the file of `at`.
+    fn import_files(
+        &mut self,
+        at: &Token,
+        pattern: &str,
+        nesting: usize,
+    ) -> Result<(Vec<Token>, Vec<String>), ParseError> {
+        let logical = if pattern.starts_with('/') {
+            clean(pattern)
+        } else {
+            let dir = at.file.parent().unwrap_or(Path::new("/"));
+            clean(&format!("{}/{pattern}", dir.to_string_lossy()))
+        };
+        if logical.matches('*').count() > 1
+            || logical.matches('?').count() > 1
+            || (logical.contains('[') && logical.contains(']'))
+        {
+            return Err(syntax(
+                at,
+                format!(
+                    "glob pattern may only contain one wildcard (*), but has others: {logical}"
+                ),
+            ));
+        }
+        let wild = logical.contains(['*', '?']);
+        let matches = glob(&self.root, &logical);
+        if matches.is_empty() && !wild {
+            return Err(err(at, ErrorKind::ImportNotFound(pattern.to_string())));
+        }
+        let mut tokens = Vec::new();
+        for m in &matches {
+            let fs = fs_path(&self.root, m);
+            if fs.is_dir() {
+                return Err(syntax(at, format!("could not import {m}: is a directory")));
+            }
+            let text = read_text(&self.root, m).map_err(|message| {
+                err(
+                    at,
+                    ErrorKind::Io {
+                        path: m.clone(),
+                        message,
+                    },
+                )
+            })?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let file = Path::new(m);
+            if !self.files.iter().any(|d| &*d.file == file) {
+                // A file imported inside a block holds directives, not server blocks.
+                let doc = if nesting == 0 {
+                    parse_str(&text, file)?
+                } else {
+                    parse_fragment(&text, file)?
+                };
+                self.files.push(doc);
+            }
+            let lexed = tokenize(&substitute_env(&text, self.env), file)?;
+            tokens.extend(lexed.tokens);
+        }
+        Ok((tokens, matches))
+    }
+
+    /// Copies imported tokens for one splice: fresh origins, `{args[...]}`, `{block}`.
+    fn instantiate(
+        &mut self,
+        imported: Vec<Token>,
+        ctx: &ImportContext,
+        nesting: usize,
+    ) -> Vec<Token> {
+        let mut origins: HashMap<u32, u32> = HashMap::new();
+        let mut out: Vec<Token> = Vec::with_capacity(imported.len());
+        let (mut maybe_snippet, mut maybe_snippet_id) = (false, false);
+        let mut index = 0usize;
+        let mut nest = nesting as i64;
+        for (i, mut tok) in imported.into_iter().enumerate() {
+            let next = &mut self.next_origin;
+            tok.origin = *origins.entry(tok.origin).or_insert_with(|| {
+                *next += 1;
+                *next
+            });
+            // Inside a snippet defined by a file imported at the top level, arguments are
+            // left for the snippet's own imports (Caddy's rule).
+            if !maybe_snippet && nest == 0 {
+                let new_line = i == 0 || out.last().map_or(true, |l| l.next_is_on_new_line(&tok));
+                index = if new_line { 0 } else { index + 1 };
+                if index == 0
+                    && tok.text.len() >= 3
+                    && tok.text.starts_with('(')
+                    && tok.text.ends_with(')')
+                {
+                    maybe_snippet_id = true;
+                }
+            }
+            if tok.is_open_brace() {
+                nest += 1;
+                if index == 1 && maybe_snippet_id && nest == 1 {
+                    maybe_snippet = true;
+                    maybe_snippet_id = false;
+                }
+            } else if tok.is_close_brace() {
+                nest -= 1;
+                if nest == 0 && maybe_snippet {
+                    maybe_snippet = false;
+                }
+            }
+            let block_ref = if tok.text == "{block}" {
+                Some(ctx.block.clone())
+            } else {
+                tok.text
+                    .strip_prefix("{blocks.")
+                    .and_then(|k| k.strip_suffix('}'))
+                    .map(|key| ctx.blocks.get(key).cloned().unwrap_or_default())
+            };
+            if let Some(tokens) = block_ref {
+                if maybe_snippet {
+                    out.push(tok);
+                } else {
+                    out.extend(tokens);
+                }
+                continue;
+            }
+            if maybe_snippet {
+                out.push(tok);
+                continue;
+            }
+            if let Some(range) = variadic(&tok.text, ctx.args.len()) {
+                for arg in &ctx.args[range] {
+                    let mut t = tok.clone();
+                    t.text = arg.clone();
+                    out.push(t);
+                }
+            } else {
+                tok.text = replace_args(&tok.text, &ctx.args);
+                out.push(tok);
+            }
+        }
+        out
+    }
+}
+
+/// What an import line passes to the imported tokens.
+struct ImportContext {
+    args: Vec<String>,
+    /// Tokens of the import's `{ ... }` block, without the braces (`{block}`).
+    block: Vec<Token>,
+    /// `{blocks.NAME}`: per first token of each block line, the rest of that line and its block.
+    blocks: HashMap<String, Vec<Token>>,
+}
+
+impl Parser<'_, '_> {
+    /// Replaces the import line at the cursor with the tokens it imports.
+    pub(super) fn expand_import(&mut self, nesting: usize) -> Result<(), ParseError> {
+        let start = self.pos;
+        let import_tok = self.toks[start].clone();
+        self.pos += 1;
+        let same_line = |p: &Self| {
+            p.peek()
+                .is_some_and(|t| !p.toks[p.pos - 1].next_is_on_new_line(t) && !t.is_open_brace())
+        };
+        if !same_line(self) {
+            return Err(syntax(
+                &import_tok,
+                "import needs a file path, glob or snippet name".to_string(),
+            ));
+        }
+        let pattern = self.toks[self.pos].text.clone();
+        self.pos += 1;
+        if pattern.is_empty() {
+            return Err(syntax(
+                &import_tok,
+                "import requires a non-empty file path".to_string(),
+            ));
+        }
+        let mut args = Vec::new();
+        while same_line(self) {
+            args.push(self.toks[self.pos].text.clone());
+            self.pos += 1;
+        }
+        let block = self.import_block()?;
+        let end = self.pos;
+        let ctx = ImportContext {
+            blocks: block_mapping(&block),
+            block,
+            args,
+        };
+
+        let Some(exp) = self.expander.as_deref_mut() else {
+            return Err(syntax(
+                &import_tok,
+                "import expansion needs a loader".to_string(),
+            ));
+        };
+        exp.imports += 1;
+        if exp.imports > MAX_IMPORTS {
+            return Err(syntax(
+                &import_tok,
+                format!("more than {MAX_IMPORTS} imports; is a snippet importing itself?"),
+            ));
+        }
+        let (imported, nodes) = match exp.snippets.get(&pattern) {
+            Some(tokens) => {
+                let node = tokens
+                    .first()
+                    .map(|t| format!("{}:{pattern}", t.file.display()))
+                    .into_iter()
+                    .collect();
+                (tokens.clone(), node)
+            }
+            None => exp.import_files(&import_tok, &pattern, nesting)?,
+        };
+        let mut from = import_tok.file.display().to_string();
+        if let Some(s) = &import_tok.snippet {
+            from = format!("{from}:{s}");
+        }
+        for to in &nodes {
+            exp.add_edge(&import_tok, &from, to)?;
+        }
+        let copies = exp.instantiate(imported, &ctx, nesting);
+        self.toks.splice(start..end, copies);
+        self.pos = start;
+        Ok(())
+    }
+
+    /// The `{ ... }` after an import's arguments, if any, without its braces.
+    fn import_block(&mut self) -> Result<Vec<Token>, ParseError> {
+        let opens = self
+            .peek()
+            .is_some_and(|t| t.is_open_brace() && !self.toks[self.pos - 1].next_is_on_new_line(t));
+        if !opens {
+            return Ok(Vec::new());
+        }
+        let open = self.toks[self.pos].clone();
+        self.pos += 1;
+        let mut depth = 1;
+        let mut tokens = Vec::new();
+        while let Some(t) = self.peek() {
+            if t.is_close_brace() {
+                depth -= 1;
+                if depth == 0 {
+                    self.pos += 1;
+                    return Ok(tokens);
+                }
+            } else if t.is_open_brace() {
+                depth += 1;
+            }
+            tokens.push(t.clone());
+            self.pos += 1;
+        }
+        Err(err(&open, ErrorKind::UnclosedBrace))
+    }
+}
+
+/// `{blocks.NAME}` values: for each line at the top of the import block, its first token names
+/// the rest of the line plus the inside of the block it opens.
+fn block_mapping(block: &[Token]) -> HashMap<String, Vec<Token>> {
+    let mut map = HashMap::new();
+    let mut i = 0;
+    while i < block.len() {
+        let key = block[i].text.clone();
+        let mut value = Vec::new();
+        i += 1;
+        while i < block.len()
+            && !block[i - 1].next_is_on_new_line(&block[i])
+            && !block[i].is_open_brace()
+        {
+            value.push(block[i].clone());
+            i += 1;
+        }
+        if i < block.len()
+            && block[i].is_open_brace()
+            && !block[i - 1].next_is_on_new_line(&block[i])
+        {
+            let mut depth = 1;
+            i += 1;
+            while i < block.len() {
+                if block[i].is_open_brace() {
+                    depth += 1;
+                } else if block[i].is_close_brace() {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                value.push(block[i].clone());
+                i += 1;
+            }
+        }
+        map.insert(key, value);
+    }
+    map
+}
+
+/// `{args[a:b]}` as a whole token: the range of arguments it stands for.
+fn variadic(text: &str, count: usize) -> Option<std::ops::Range<usize>> {
+    let inner = text.strip_prefix("{args[")?.strip_suffix("]}")?;
+    let (a, b) = inner.split_once(':')?;
+    if a.contains('}') || b.contains('{') {
+        return None;
+    }
+    let start = if a.is_empty() { 0 } else { a.parse().ok()? };
+    let end = if b.is_empty() { count } else { b.parse().ok()? };
+    (start <= end && end <= count).then_some(start..end)
+}
+
+/// Replaces `{args[N]}` (and the deprecated `{args.N}`) with known arguments; other
+/// placeholders stay as written.
+fn replace_args(text: &str, args: &[String]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else {
+            break;
+        };
+        let key = &rest[open + 1..close];
+        let index = key
+            .strip_prefix("args[")
+            .and_then(|k| k.strip_suffix(']'))
+            .or_else(|| key.strip_prefix("args."))
+            .and_then(|n| n.parse::<usize>().ok());
+        out.push_str(&rest[..open]);
+        match index.and_then(|n| args.get(n)) {
+            Some(v) => out.push_str(v),
+            None => out.push_str(&rest[open..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn fs_path(root: &Path, logical: &str) -> PathBuf {
+    root.join(logical.trim_start_matches('/'))
+}
+
+fn read_text(root: &Path, logical: &str) -> Result<String, String> {
+    let bytes = std::fs::read(fs_path(root, logical)).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "not valid UTF-8; save the file as UTF-8".to_string())
+}
+
+/// Lexical path cleaning like Go's `filepath.Clean` for absolute paths.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// Files matching a logical pattern with at most one `*` or `?`, sorted; like Go's
+/// `filepath.Glob`, plus Caddy's rule that a leading `*` in the last part skips dotfiles.
+fn glob(root: &Path, pattern: &str) -> Vec<String> {
+    let segs: Vec<&str> = pattern.split('/').collect();
+    let Some(w) = segs.iter().position(|s| s.contains(['*', '?'])) else {
+        return if fs_path(root, pattern).exists() {
+            vec![pattern.to_string()]
+        } else {
+            Vec::new()
+        };
+    };
+    let dir = segs[..w].join("/");
+    let Ok(entries) = std::fs::read_dir(fs_path(root, &dir)) else {
+        return Vec::new();
+    };
+    let tail = segs[w + 1..].join("/");
+    let skip_hidden = w == segs.len() - 1 && segs[w].starts_with('*');
+    let mut out: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| wildcard_match(segs[w].as_bytes(), name.as_bytes()))
+        .filter(|name| !(skip_hidden && name.starts_with('.')))
+        .map(|name| {
+            let mut p = format!("{dir}/{name}");
+            if !tail.is_empty() {
+                p = format!("{p}/{tail}");
+            }
+            p
+        })
+        .filter(|p| fs_path(root, p).exists())
+        .collect();
+    out.sort();
+    out
+}
+
+fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
+    match pat.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| wildcard_match(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && wildcard_match(rest, &name[1..]),
+        Some((c, rest)) => name.first() == Some(c) && wildcard_match(rest, &name[1..]),
+    }
+}
