@@ -147,6 +147,12 @@ impl Root {
         Ok(buf)
     }
 
+    /// Open for streaming reads (segment scans seek over data they do not need).
+    pub fn open(&self, path: &Path) -> Result<fs::File> {
+        let (_, host) = self.open_host(path)?;
+        fs::File::open(&host).map_err(|e| io_err(path, e))
+    }
+
     pub fn exists(&self, path: &Path) -> bool {
         self.resolve(path)
             .map(|p| self.host_path(&p).exists())

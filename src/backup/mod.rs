@@ -10,4 +10,5 @@ pub mod fsroot;
 pub mod location;
 pub mod model;
 pub mod parse;
+pub mod probe;
 pub mod secret;
