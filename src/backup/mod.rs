@@ -6,9 +6,12 @@
 //! - `probe`: actual repository state from local files only (no passphrase, no process);
 //! - `perms`: findings about secret files and inline secrets.
 pub mod error;
+pub mod findings;
 pub mod fsroot;
 pub mod location;
 pub mod model;
+pub mod observe;
 pub mod parse;
+pub mod perms;
 pub mod probe;
 pub mod secret;

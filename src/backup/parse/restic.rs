@@ -14,11 +14,26 @@ pub fn mentions_restic(entries: &[EnvEntry]) -> bool {
 
 /// Build the restic declaration of `entries` read from `file`.
 pub fn restic_from_env(file: &Path, entries: &[EnvEntry]) -> BackupDecl {
-    let mut decl = BackupDecl::new(Tool::Restic, file);
-    add_env_secrets(&mut decl, file, entries);
-    let location = if let Some(e) = last(entries, "RESTIC_REPOSITORY") {
+    restic_from_sources(file, &[(file, entries)])
+}
+
+/// Like [`restic_from_env`] over several sources in the order the tool applies them
+/// (later sources win: systemd applies `EnvironmentFile=` after `Environment=`).
+pub fn restic_from_sources(main: &Path, sources: &[(&Path, &[EnvEntry])]) -> BackupDecl {
+    let mut decl = BackupDecl::new(Tool::Restic, main);
+    decl.files = sources.iter().map(|(f, _)| f.to_path_buf()).collect();
+    for (file, entries) in sources {
+        add_env_secrets(&mut decl, file, entries);
+    }
+    let find = |key: &str| {
+        sources
+            .iter()
+            .rev()
+            .find_map(|(f, e)| last(e, key).map(|e| (*f, e)))
+    };
+    let location = if let Some((file, e)) = find("RESTIC_REPOSITORY") {
         Fact::at(classify(e.value.expose()), loc(file, e.line))
-    } else if let Some(e) = last(entries, "RESTIC_REPOSITORY_FILE") {
+    } else if let Some((file, e)) = find("RESTIC_REPOSITORY_FILE") {
         let reason = format!("read at run time from {}", e.value.expose());
         Fact::at(
             RepoLocation::Unresolved {

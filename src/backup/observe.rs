@@ -1,0 +1,367 @@
+//! The entry point: observe configured backup sets (declared + actual + findings).
+//!
+//! Only local files are read through [`Root`]; no process is spawned, so observing many
+//! sets costs file reads only (segment scans read headers, not object data).
+use super::error::Result;
+use super::findings::{Check, Finding, Severity};
+use super::fsroot::Root;
+use super::model::*;
+use super::parse::argv::{is_secret_var, scan_argv, ArgFinding};
+use super::parse::env::{parse_env, EnvEntry};
+use super::parse::systemd::parse_unit;
+use super::parse::{borgmatic, pgbackrest, restic, resticprofile, walg};
+use super::perms::{check_secret_file, Policy};
+use super::probe::{probe, Actual, ActualRepo};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// What to read for one backup set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "tool", rename_all = "kebab-case")]
+pub enum SetKind {
+    Borgmatic {
+        config: PathBuf,
+    },
+    /// restic driven by env files and/or systemd units (their `EnvironmentFile=`s are read too).
+    Restic {
+        env_files: Vec<PathBuf>,
+        units: Vec<PathBuf>,
+    },
+    /// `include`: conf.d directory; default `conf.d` beside `config`.
+    PgBackRest {
+        config: PathBuf,
+        include: Option<PathBuf>,
+    },
+    WalG {
+        config: PathBuf,
+    },
+    Resticprofile {
+        config: PathBuf,
+    },
+    Autorestic {
+        config: PathBuf,
+    },
+}
+
+/// One configured backup set (from the `[backup]` profile).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupSet {
+    pub name: String,
+    pub kind: SetKind,
+    /// Run-as user and secret mode; `None` = the tool's default (see [`default_policy`]).
+    pub policy: Option<Policy>,
+}
+
+/// root/0600 for restic and borgmatic; postgres/0640 for pgBackRest and WAL-G, which
+/// run as postgres (a root-only 0600 file would break them).
+pub fn default_policy(kind: &SetKind) -> Policy {
+    match kind {
+        SetKind::PgBackRest { .. } | SetKind::WalG { .. } => Policy {
+            run_as: "postgres".into(),
+            max_mode: 0o640,
+        },
+        _ => Policy {
+            run_as: "root".into(),
+            max_mode: 0o600,
+        },
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepoObservation {
+    pub tool: Tool,
+    pub declared: DeclaredRepo,
+    pub actual: Vec<ActualRepo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub name: String,
+    pub policy: Policy,
+    pub decls: Vec<BackupDecl>,
+    pub repos: Vec<RepoObservation>,
+    pub findings: Vec<Finding>,
+}
+
+/// Observe many sets; one result each, so a broken config does not hide the others.
+pub fn observe_all(root: &Root, sets: &[BackupSet]) -> Vec<Result<Observation>> {
+    sets.iter().map(|s| observe(root, s)).collect()
+}
+
+pub fn observe(root: &Root, set: &BackupSet) -> Result<Observation> {
+    let policy = set
+        .policy
+        .clone()
+        .unwrap_or_else(|| default_policy(&set.kind));
+    let mut findings = Vec::new();
+    let decls = match &set.kind {
+        SetKind::Borgmatic { config } => vec![borgmatic::parse_borgmatic(
+            config,
+            &root.read_to_string(config)?,
+        )?],
+        SetKind::PgBackRest { config, include } => vec![pgbackrest::load_pgbackrest(
+            root,
+            config,
+            include.as_deref(),
+        )?],
+        SetKind::WalG { config } => vec![walg::parse_walg(config, &root.read_to_string(config)?)?],
+        SetKind::Resticprofile { config } => {
+            resticprofile::parse_resticprofile(config, &root.read_to_string(config)?)?
+        }
+        SetKind::Autorestic { config } => {
+            resticprofile::parse_autorestic(config, &root.read_to_string(config)?)?
+        }
+        SetKind::Restic { env_files, units } => {
+            vec![load_restic(root, env_files, units, &mut findings)?]
+        }
+    };
+    let mut repos = Vec::new();
+    for d in &decls {
+        for r in &d.repos {
+            let actual = probe(root, d.tool.engine(), &r.location.value, &r.stanzas);
+            findings.extend(repo_findings(d, r, &actual));
+            repos.push(RepoObservation {
+                tool: d.tool,
+                declared: r.clone(),
+                actual,
+            });
+        }
+    }
+    let mut checked = HashSet::new();
+    for d in &decls {
+        findings.extend(secret_findings(root, d, &policy, &mut checked));
+    }
+    Ok(Observation {
+        name: set.name.clone(),
+        policy,
+        decls,
+        repos,
+        findings,
+    })
+}
+
+/// restic from units and env files; unit-level findings (Environment=, argv) go to `findings`.
+fn load_restic(
+    root: &Root,
+    env_files: &[PathBuf],
+    units: &[PathBuf],
+    findings: &mut Vec<Finding>,
+) -> Result<BackupDecl> {
+    let mut sources: Vec<(PathBuf, Vec<EnvEntry>)> = Vec::new();
+    let mut extra = Vec::new();
+    let mut files: Vec<(PathBuf, Option<(PathBuf, usize)>)> =
+        env_files.iter().map(|f| (f.clone(), None)).collect();
+    for unit_path in units {
+        let unit = parse_unit(unit_path, &root.read_to_string(unit_path)?)?;
+        for e in unit
+            .environment
+            .iter()
+            .filter(|e| is_secret_var(&e.key) && !e.value.is_empty())
+        {
+            findings.push(Finding {
+                check: Check::SecretInEnvironment,
+                severity: Severity::Medium,
+                path: unit_path.clone(),
+                at: Some(loc(unit_path, e.line)),
+                message: format!("{} is set with Environment=; unit environments are visible over D-Bus and inherited by child processes", e.key),
+                remedy: "move it to an EnvironmentFile= (mode 0600) or LoadCredential=, then daemon-reload".into(),
+                auto_fixable: false,
+            });
+        }
+        sources.push((unit_path.clone(), unit.environment.clone()));
+        for ef in &unit.env_files {
+            if ef.optional && !root.exists(&ef.path) {
+                continue;
+            }
+            files.push((ef.path.clone(), Some((unit_path.clone(), ef.line))));
+        }
+        for exec in &unit.exec {
+            let words: Vec<&str> = exec.argv.iter().map(|w| w.expose()).collect();
+            for f in scan_argv(&words) {
+                let at = Some(loc(unit_path, exec.line));
+                match f {
+                    ArgFinding::Inline { what, .. } | ArgFinding::LiteralCommand { what, .. } => findings.push(Finding {
+                        check: Check::SecretOnCommandLine,
+                        severity: Severity::High,
+                        path: unit_path.clone(),
+                        at,
+                        message: format!("{}= passes a secret on the command line ({what}); /proc/PID/cmdline is readable by every local user", exec.key),
+                        remedy: "read it from a 0600 file instead (--password-file / RESTIC_PASSWORD_FILE in an EnvironmentFile=)".into(),
+                        auto_fixable: false,
+                    }),
+                    ArgFinding::PasswordFile { what, path } => extra.push(SecretDecl { purpose: SecretPurpose::RepoPassword, key: what, source: SecretSource::File { path }, at }),
+                    ArgFinding::Command { what, command, reads } => extra.push(SecretDecl { purpose: SecretPurpose::RepoPassword, key: what, source: SecretSource::Command { command, reads }, at }),
+                }
+            }
+        }
+    }
+    for (path, referenced) in &files {
+        match root.read_to_string(path) {
+            Ok(text) => sources.push((path.clone(), parse_env(path, &text)?)),
+            Err(e) => match referenced {
+                // a unit names a file that is not there: systemd refuses to start it
+                Some((unit, line)) => findings.push(Finding {
+                    check: Check::SecretFileMissing,
+                    severity: Severity::Medium,
+                    path: path.clone(),
+                    at: Some(loc(unit, *line)),
+                    message: format!("EnvironmentFile= {e}"),
+                    remedy:
+                        "create the file (mode 0600) or prefix the path with '-' if it is optional"
+                            .into(),
+                    auto_fixable: false,
+                }),
+                None => return Err(e),
+            },
+        }
+    }
+    let main = units
+        .first()
+        .or(env_files.first())
+        .cloned()
+        .unwrap_or_default();
+    let refs: Vec<(&Path, &[EnvEntry])> = sources
+        .iter()
+        .map(|(p, e)| (p.as_path(), e.as_slice()))
+        .collect();
+    let mut decl = restic::restic_from_sources(&main, &refs);
+    if !extra.is_empty() {
+        // argv sources replace the "from the environment" placeholder
+        decl.secrets
+            .retain(|s| !matches!(s.source, SecretSource::Environment { .. }));
+        decl.secrets.extend(extra);
+    }
+    Ok(decl)
+}
+
+fn repo_findings(d: &BackupDecl, r: &DeclaredRepo, actual: &[ActualRepo]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let path = r
+        .location
+        .at
+        .as_ref()
+        .map_or(d.config.clone(), |a| a.file.clone());
+    for a in actual {
+        let stanza = a
+            .stanza
+            .as_ref()
+            .map(|s| format!(" (stanza {s})"))
+            .unwrap_or_default();
+        match (&a.state, &r.encryption.value) {
+            (Actual::NotEncrypted { evidence }, declared) => {
+                let said = match declared {
+                    DeclaredEncryption::Expected | DeclaredEncryption::Cipher { .. } => " although the config declares encryption",
+                    _ => "",
+                };
+                out.push(Finding {
+                    check: Check::RepoNotEncrypted,
+                    severity: Severity::High,
+                    path: path.clone(),
+                    at: r.encryption.at.clone().or(r.location.at.clone()),
+                    message: format!("repository {}{stanza} is not encrypted{said}: {evidence}", r.name),
+                    remedy: migrate_remedy(d.tool.engine()).into(),
+                    auto_fixable: false,
+                });
+            }
+            (Actual::Unknown { reason }, DeclaredEncryption::Off | DeclaredEncryption::Unknown) => out.push(Finding {
+                check: Check::EncryptionNotDeclared,
+                severity: if r.encryption.value == DeclaredEncryption::Off { Severity::Medium } else { Severity::Low },
+                path: path.clone(),
+                at: r.encryption.at.clone().or(r.location.at.clone()),
+                message: format!("repository {}{stanza}: config declares no encryption and the repository cannot show otherwise ({reason})", r.name),
+                remedy: declare_remedy(d.tool.engine()).into(),
+                auto_fixable: false,
+            }),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn migrate_remedy(e: Engine) -> &'static str {
+    match e {
+        Engine::Borg => "the mode cannot be changed in place: borg init -e repokey-blake2 a new repository, move the archives, switch the config, export the key",
+        Engine::PgBackRest => "an existing stanza cannot be encrypted in place: add a new repoN with repoN-cipher-type=aes-256-cbc (pass in a 0640 postgres conf.d file), stanza-create, full backup, retire the old repo",
+        Engine::WalG | Engine::Restic => "set an encryption key and take a new full backup; old objects stay plaintext until deleted",
+    }
+}
+
+fn declare_remedy(e: Engine) -> &'static str {
+    match e {
+        Engine::PgBackRest => "before stanza-create set repoN-cipher-type=aes-256-cbc and repoN-cipher-pass in a 0640 postgres conf.d file; otherwise see the migration plan",
+        Engine::WalG => "set WALG_LIBSODIUM_KEY_PATH (0640 run-as user) and WALG_LIBSODIUM_KEY_TRANSFORM, then push a new base backup",
+        Engine::Borg => "configure encryption_passcommand and make sure the repository was created with a keyed mode (borg init -e repokey-blake2)",
+        Engine::Restic => "restic repositories are always encrypted; check the repository location",
+    }
+}
+
+fn secret_findings(
+    root: &Root,
+    d: &BackupDecl,
+    policy: &Policy,
+    checked: &mut HashSet<PathBuf>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut check =
+        |path: &Path, why: String, at: Option<&crate::error::Location>, out: &mut Vec<Finding>| {
+            if checked.insert(path.to_path_buf()) {
+                out.extend(check_secret_file(root, path, policy, &why, at));
+            }
+        };
+    for s in &d.secrets {
+        match &s.source {
+            SecretSource::File { path } => {
+                check(path, format!("{} file", s.key), s.at.as_ref(), &mut out)
+            }
+            SecretSource::Command { reads, .. } => {
+                for p in reads {
+                    check(
+                        p,
+                        format!("file read by {}", s.key),
+                        s.at.as_ref(),
+                        &mut out,
+                    );
+                }
+            }
+            SecretSource::Inline { .. } => {
+                let Some(at) = &s.at else { continue };
+                // configs that are meant to hold no secret get a finding of their own;
+                // pgBackRest confs and env files may hold one if the file is protected
+                if matches!(
+                    d.tool,
+                    Tool::Borgmatic | Tool::Autorestic | Tool::Resticprofile
+                ) || s.key.ends_with("command")
+                {
+                    out.push(Finding {
+                        check: Check::InlineSecret,
+                        severity: Severity::Medium,
+                        path: at.file.clone(),
+                        at: Some(at.clone()),
+                        message: format!("{} is written inline in the config", s.key),
+                        remedy: inline_remedy(d.tool).into(),
+                        auto_fixable: false,
+                    });
+                }
+                check(
+                    &at.file,
+                    format!("file containing inline {}", s.key),
+                    Some(at),
+                    &mut out,
+                );
+            }
+            SecretSource::Interpolated { .. }
+            | SecretSource::Environment { .. }
+            | SecretSource::Credential { .. } => {}
+        }
+    }
+    out
+}
+
+fn inline_remedy(t: Tool) -> &'static str {
+    match t {
+        Tool::Borgmatic => "store the passphrase in a 0600 root file and use encryption_passcommand: cat FILE (or {credential file FILE} on borgmatic >= 1.9.10); edit only that line",
+        Tool::Autorestic => "use key: ${VAR} from a 0600 .autorestic.env and set requirekey: true",
+        _ => "move the secret to a 0600 file and reference it (password-file / *_FILE)",
+    }
+}
