@@ -93,6 +93,31 @@ fn fake_host(r: &Path) -> bool {
             .output()
             .unwrap();
         assert!(ok.status.success());
+        // keyfile mode: the key lands in the fake root's /root/.config/borg/keys
+        let ok = Command::new("borg")
+            .args([
+                "init",
+                "--encryption=keyfile-blake2",
+                "--make-parent-dirs",
+                r.join("srv/borg/kf").to_str().unwrap(),
+            ])
+            .env("HOME", r.join("root"))
+            .env("BORG_PASSPHRASE", "test-only")
+            .env("BORG_BASE_DIR", r.join("root"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        let keys = r.join("root/.config/borg/keys");
+        for k in fs::read_dir(&keys).unwrap() {
+            fs::set_permissions(k.unwrap().path(), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        write(r, "/etc/borgmatic.d/kf.yaml", "repositories:\n  - path: /srv/borg/kf\nencryption_passcommand: cat /etc/borgmatic/pass\n", 0o600);
+        write(r, "/etc/borgmatic/pass", "x\n", 0o600);
     }
     have_borg
 }
@@ -162,6 +187,35 @@ fn observes_declared_actual_and_findings() {
                 .contains("although the config declares encryption"),
             "{}",
             f[0]
+        );
+        let kf = observe(
+            &root,
+            &BackupSet {
+                name: "kf".into(),
+                kind: SetKind::Borgmatic {
+                    config: "/etc/borgmatic.d/kf.yaml".into(),
+                },
+                policy: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            kf.repos[0].actual[0].mode.as_deref(),
+            Some("keyfile-blake2")
+        );
+        let key = kf
+            .findings
+            .iter()
+            .find(|f| {
+                f.check == Check::SecretFileMode && f.path.starts_with("/root/.config/borg/keys")
+            })
+            .expect("keyfile mode finding");
+        assert!(key.message.contains("borg keyfile"), "{key}");
+        assert!(
+            kf.findings
+                .iter()
+                .all(|f| f.path != Path::new("/etc/borgmatic/pass")),
+            "0600 root pass file is fine"
         );
     } else {
         println!("SKIP: borg not installed; borgmatic actual state not checked");

@@ -47,6 +47,8 @@ struct IdDb {
     members: HashMap<String, Vec<String>>,
     /// user name -> primary gid (4th field of /etc/passwd)
     primary_gid: HashMap<String, u32>,
+    /// user name -> home directory (6th field of /etc/passwd)
+    home: HashMap<String, PathBuf>,
 }
 
 /// The observed filesystem, rooted at `root`.
@@ -234,6 +236,11 @@ impl Root {
             .is_some_and(|m| m.iter().any(|u| u == user))
     }
 
+    /// Home directory of `user` from the root's /etc/passwd.
+    pub fn home_of(&self, user: &str) -> Option<PathBuf> {
+        self.users().home.get(user).cloned()
+    }
+
     fn users(&self) -> &IdDb {
         self.users
             .get_or_init(|| self.load_ids(Path::new("/etc/passwd")))
@@ -268,6 +275,9 @@ impl Root {
                 } else if let Ok(g) = v.parse() {
                     db.primary_gid.insert(f[0].to_string(), g);
                 }
+            }
+            if let (false, Some(h)) = (path.ends_with("group"), f.get(5)) {
+                db.home.insert(f[0].to_string(), PathBuf::from(h));
             }
         }
         db
@@ -323,6 +333,7 @@ mod tests {
         assert!(root.user_in_group("alice", 4243));
         assert!(root.user_in_group("bk", 4243));
         assert!(!root.user_in_group("root", 4243));
+        assert_eq!(root.home_of("root"), Some(PathBuf::from("/root")));
         let chain = root.meta_chain(Path::new("/etc/restic/pw")).unwrap();
         let paths: Vec<_> = chain.iter().map(|m| m.path.clone()).collect();
         assert_eq!(

@@ -129,6 +129,15 @@ pub fn observe(root: &Root, set: &BackupSet) -> Result<Observation> {
         }
     }
     let mut checked = HashSet::new();
+    for r in &repos {
+        findings.extend(borg_keyfile_findings(
+            root,
+            &decls,
+            r,
+            &policy,
+            &mut checked,
+        ));
+    }
     for d in &decls {
         findings.extend(secret_findings(root, d, &policy, &mut checked));
     }
@@ -233,6 +242,65 @@ fn load_restic(
         decl.secrets.extend(extra);
     }
     Ok(decl)
+}
+
+/// borg keyfile modes keep the key outside the repo (`borg_keys_directory`, default
+/// `~run_as/.config/borg/keys`); the file whose first line is `BORG_KEY <repo id>` is a secret.
+fn borg_keyfile_findings(
+    root: &Root,
+    decls: &[BackupDecl],
+    r: &RepoObservation,
+    policy: &Policy,
+    checked: &mut HashSet<PathBuf>,
+) -> Vec<Finding> {
+    let keyfile_mode = r
+        .actual
+        .iter()
+        .any(|a| a.mode.as_deref().is_some_and(|m| m.starts_with("keyfile")));
+    let RepoLocation::Local { path: repo } = &r.declared.location.value else {
+        return Vec::new();
+    };
+    if !keyfile_mode {
+        return Vec::new();
+    }
+    let configured = decls.iter().flat_map(|d| &d.notes).find_map(|n| {
+        n.value
+            .strip_prefix("borg_keys_directory: ")
+            .map(PathBuf::from)
+    });
+    let Some(dir) = configured.or_else(|| {
+        root.home_of(&policy.run_as)
+            .map(|h| h.join(".config/borg/keys"))
+    }) else {
+        return Vec::new();
+    };
+    let id = root
+        .read_to_string(&repo.join("config"))
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("id = ").map(|v| v.trim().to_string()))
+        });
+    let key = id.as_ref().and_then(|id| {
+        let names = root.list_dir(&dir).ok()?;
+        names.into_iter().map(|n| dir.join(n)).find(|p| {
+            root.read_prefix(p, 80)
+                .is_ok_and(|h| h.starts_with(format!("BORG_KEY {id}").as_bytes()))
+        })
+    });
+    match key {
+        Some(k) if checked.insert(k.clone()) => check_secret_file(root, &k, policy, &format!("borg keyfile of {}", repo.display()), r.declared.location.at.as_ref()),
+        Some(_) => Vec::new(),
+        None => vec![Finding {
+            check: Check::SecretFileMissing,
+            severity: Severity::Low,
+            path: dir.clone(),
+            at: r.declared.location.at.clone(),
+            message: format!("keyfile-mode repository {}: no key file for it in {}", repo.display(), dir.display()),
+            remedy: "locate the key (borg key export) and keep a protected copy; without it the repository cannot be read".into(),
+            auto_fixable: false,
+        }],
+    }
 }
 
 fn repo_findings(d: &BackupDecl, r: &DeclaredRepo, actual: &[ActualRepo]) -> Vec<Finding> {
