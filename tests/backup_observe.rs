@@ -43,6 +43,7 @@ fn fake_host(r: &Path) -> bool {
     write(r, "/etc/borgmatic.d/odoo.yaml", "location:\n    repositories:\n        - /srv/borg/odoo\nstorage:\n    encryption_passphrase: \"hunter2-in-yaml\"\n", 0o644);
     write(r, "/etc/restic/restic.env", "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_FILE=/etc/restic/password\nAWS_SECRET_ACCESS_KEY=aws-secret-xyz\n", 0o644);
     write(r, "/etc/restic/password", "file-pass-mno\n", 0o644);
+    write(r, "/etc/restic/rest.env", "RESTIC_REPOSITORY=rest:https://bk:url-secret-pqr@backup.example:8000/r\nRESTIC_PASSWORD_FILE=/etc/restic/password\n", 0o600);
     write(
         r,
         "/etc/systemd/system/restic-backup.service",
@@ -153,6 +154,13 @@ fn sets() -> Vec<BackupSet> {
             "walg",
             SetKind::WalG {
                 config: "/etc/wal-g/config.json".into(),
+            },
+        ),
+        set(
+            "rest",
+            SetKind::Restic {
+                env_files: vec!["/etc/restic/rest.env".into()],
+                units: vec![],
             },
         ),
     ]
@@ -281,6 +289,20 @@ fn observes_declared_actual_and_findings() {
     assert_eq!(mode[0].severity, Severity::Medium, "{}", mode[0]);
     assert_eq!(w.repos[0].actual[0].state.summary(), "unknown");
 
+    // a password inside the repository URL: redacted in the model, the repo still remote/unknown
+    let rest = &obs[4];
+    match &rest.repos[0].declared.location.value {
+        harden::backup::model::RepoLocation::Remote { url, .. } => {
+            assert_eq!(url, "rest:https://bk:<redacted>@backup.example:8000/r")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(rest.repos[0].actual[0].state.summary(), "unknown");
+    assert!(rest.decls[0]
+        .secrets
+        .iter()
+        .any(|s| s.key == "RESTIC_REPOSITORY"));
+
     for o in &obs {
         for f in &o.findings {
             assert!(!f.remedy.is_empty() && !f.message.is_empty());
@@ -369,17 +391,17 @@ fn fifty_sets_read_local_files_only() {
     let t = tempfile::tempdir().unwrap();
     fake_host(t.path());
     let root = Root::new(t.path());
-    let many: Vec<BackupSet> = (0..50).map(|i| sets()[i % 4].clone()).collect();
+    let many: Vec<BackupSet> = (0..50).map(|i| sets()[i % 5].clone()).collect();
     let results = observe_all(&root, &many);
     assert_eq!(results.len(), 50);
-    let first: Vec<String> = results[..4]
+    let first: Vec<String> = results[..5]
         .iter()
         .map(|r| format!("{:?}", r.as_ref().unwrap().findings))
         .collect();
     for (i, r) in results.iter().enumerate() {
         assert_eq!(
             format!("{:?}", r.as_ref().unwrap().findings),
-            first[i % 4],
+            first[i % 5],
             "set {i} differs from its twin"
         );
     }

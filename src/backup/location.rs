@@ -67,9 +67,28 @@ pub fn classify(raw: &str) -> RepoLocation {
     )
 }
 
+/// `scheme://user:pass@host/x` -> `scheme://user:<redacted>@host/x`, so a model or a
+/// reason never carries a password that was embedded in a repository URL.
+pub fn redact_url(url: &str) -> String {
+    if !crate::backup::parse::argv::has_url_password(url) {
+        return url.to_string();
+    }
+    let pos = url.find("://").map_or(0, |p| p + 3);
+    let (head, rest) = url.split_at(pos);
+    let end = rest.find('/').unwrap_or(rest.len());
+    let at = rest[..end].rfind('@').unwrap_or(0);
+    let colon = rest[..at].find(':').unwrap_or(at);
+    format!(
+        "{head}{}:{}{}",
+        &rest[..colon],
+        crate::backup::secret::REDACTED,
+        &rest[at..]
+    )
+}
+
 fn remote(url: &str, scheme: &str) -> RepoLocation {
     RepoLocation::Remote {
-        url: url.to_string(),
+        url: redact_url(url),
         scheme: scheme.to_string(),
     }
 }

@@ -86,6 +86,12 @@ pub fn add_env_secrets(decl: &mut BackupDecl, file: &Path, entries: &[EnvEntry])
             "RESTIC_PASSWORD_COMMAND" | "BORG_PASSCOMMAND" => {
                 (SecretPurpose::RepoPassword, command_source(v))
             }
+            "RESTIC_REPOSITORY" if super::argv::has_url_password(v) => (
+                SecretPurpose::StorageCredential,
+                SecretSource::Inline {
+                    value: crate::backup::secret::Secret::new(v),
+                },
+            ),
             "GOOGLE_APPLICATION_CREDENTIALS" => (
                 SecretPurpose::StorageCredential,
                 SecretSource::File {

@@ -80,23 +80,7 @@ pub fn probe(
     }
 }
 
-/// `scheme://user:pass@host/x` -> `scheme://user:<redacted>@host/x`, so reasons never carry a password.
-pub fn redact_url(url: &str) -> String {
-    if !super::parse::argv::has_url_password(url) {
-        return url.to_string();
-    }
-    let pos = url.find("://").map_or(0, |p| p + 3);
-    let (head, rest) = url.split_at(pos);
-    let end = rest.find('/').unwrap_or(rest.len());
-    let at = rest[..end].rfind('@').unwrap_or(0);
-    let colon = rest[..at].find(':').unwrap_or(at);
-    format!(
-        "{head}{}:{}{}",
-        &rest[..colon],
-        super::secret::REDACTED,
-        &rest[at..]
-    )
-}
+pub use super::location::redact_url;
 
 #[cfg(test)]
 mod tests {
