@@ -43,6 +43,13 @@ fn fake_host(r: &Path) -> bool {
     write(r, "/etc/borgmatic.d/odoo.yaml", "location:\n    repositories:\n        - /srv/borg/odoo\nstorage:\n    encryption_passphrase: \"hunter2-in-yaml\"\n", 0o644);
     write(r, "/etc/restic/restic.env", "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_FILE=/etc/restic/password\nAWS_SECRET_ACCESS_KEY=aws-secret-xyz\n", 0o644);
     write(r, "/etc/restic/password", "file-pass-mno\n", 0o644);
+    write(
+        r,
+        "/etc/restic/byfile.env",
+        "RESTIC_REPOSITORY_FILE=/etc/restic/repo\nRESTIC_PASSWORD_FILE=/etc/restic/password\n",
+        0o600,
+    );
+    write(r, "/etc/restic/repo", "/srv/restic-byfile\n", 0o600);
     write(r, "/etc/restic/rest.env", "RESTIC_REPOSITORY=rest:https://bk:url-secret-pqr@backup.example:8000/r\nRESTIC_PASSWORD_FILE=/etc/restic/password\n", 0o600);
     write(
         r,

@@ -241,7 +241,47 @@ fn load_restic(
             .retain(|s| !matches!(s.source, SecretSource::Environment { .. }));
         decl.secrets.extend(extra);
     }
+    resolve_repository_file(root, &mut decl, &sources);
     Ok(decl)
+}
+
+/// `RESTIC_REPOSITORY_FILE=PATH`: the location is the first line of PATH (read locally).
+fn resolve_repository_file(
+    root: &Root,
+    decl: &mut BackupDecl,
+    sources: &[(PathBuf, Vec<EnvEntry>)],
+) {
+    if sources
+        .iter()
+        .any(|(_, e)| e.iter().any(|e| e.key == "RESTIC_REPOSITORY"))
+    {
+        return;
+    }
+    let Some((_, entry)) = sources
+        .iter()
+        .rev()
+        .find_map(|(f, e)| super::parse::env::last(e, "RESTIC_REPOSITORY_FILE").map(|e| (f, e)))
+    else {
+        return;
+    };
+    let path = PathBuf::from(entry.value.expose());
+    let Ok(text) = root.read_to_string(&path) else {
+        return;
+    };
+    let line = text.lines().next().unwrap_or_default().trim();
+    if let Some(repo) = decl.repos.first_mut() {
+        repo.location = Fact::at(super::location::classify(line), loc(&path, 1));
+    }
+    if super::parse::argv::has_url_password(line) {
+        decl.secrets.push(SecretDecl {
+            purpose: SecretPurpose::StorageCredential,
+            key: "RESTIC_REPOSITORY_FILE (URL password)".into(),
+            source: SecretSource::Inline {
+                value: super::secret::Secret::new(line),
+            },
+            at: Some(loc(&path, 1)),
+        });
+    }
 }
 
 /// borg keyfile modes keep the key outside the repo (`borg_keys_directory`, default
