@@ -14,4 +14,5 @@ pub mod observe;
 pub mod parse;
 pub mod perms;
 pub mod probe;
+pub mod restic_set;
 pub mod secret;
