@@ -1,4 +1,5 @@
 //! harden: declarative hardening of Linux servers (UFW firewall, Caddy headers, backup encryption).
+pub mod backup;
 pub mod caddy;
 pub mod cli;
 pub mod engine;

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 
 /// The shared corpus, or `None` (after printing a `SKIP:` line) when it is not checked out.
 pub fn corpus(sub: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/corpus/caddy")
-        .join(sub);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/caddy").join(sub);
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -23,8 +21,7 @@ pub fn files_with_suffix(dir: &std::path::Path, suffix: &str) -> Vec<(String, Pa
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            name.strip_suffix(suffix)
-                .map(|stem| (stem.to_string(), e.path()))
+            name.strip_suffix(suffix).map(|stem| (stem.to_string(), e.path()))
         })
         .collect();
     out.sort();

@@ -11,18 +11,9 @@ use harden::caddy::format::{format, is_formatted};
 /// 2.6.2. We format as 2.6.2 does, so these differ by design; when `caddy` (2.6.2) is installed
 /// the test checks that our output equals its output for them.
 const NEWER_THAN_262: &[(&str, &str)] = &[
-    (
-        "19_keep_heredoc_as_is",
-        "heredocs are 2.7+; 2.6.2 collapses the spaces inside them",
-    ),
-    (
-        "20_mixing_heredoc_with_regular_part",
-        "heredocs are 2.7+; 2.6.2 collapses the spaces inside them",
-    ),
-    (
-        "23_preserve_braces_wrapped_by_backquotes",
-        "2.6.2 does not know backticks and drops a `{` of `{{`",
-    ),
+    ("19_keep_heredoc_as_is", "heredocs are 2.7+; 2.6.2 collapses the spaces inside them"),
+    ("20_mixing_heredoc_with_regular_part", "heredocs are 2.7+; 2.6.2 collapses the spaces inside them"),
+    ("23_preserve_braces_wrapped_by_backquotes", "2.6.2 does not know backticks and drops a `{` of `{{`"),
     (
         "27_no_trailing_space_on_line_before_env_variable",
         "2.6.2 leaves a trailing space before a line starting with `{$`",
@@ -47,18 +38,14 @@ fn caddy_fmt(input: &str) -> Option<String> {
         .ok()?;
     child.stdin.take()?.write_all(input.as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn caddy_available() -> bool {
     Command::new("caddy")
         .arg("version")
         .output()
-        .is_ok_and(|o| {
-            o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("2.6.2")
-        })
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).starts_with("2.6.2"))
 }
 
 #[test]
@@ -101,9 +88,7 @@ fn formatter_cases_of_2026() {
         let newer = NEWER_THAN_262.iter().any(|(n, _)| n == name);
         match (got == want, newer) {
             (true, false) => {}
-            (true, true) => failures.push(format!(
-                "{name}: listed as newer behaviour but passes; unlist it"
-            )),
+            (true, true) => failures.push(format!("{name}: listed as newer behaviour but passes; unlist it")),
             (false, false) => failures.push(format!("{name}:\n--- got\n{got}--- want\n{want}")),
             (false, true) => {
                 if with_caddy && caddy_fmt(&input).as_deref() != Some(got.as_str()) {
@@ -126,26 +111,16 @@ fn same_as_installed_caddy_fmt() {
     let Some(wild) = common::corpus("wild") else {
         return;
     };
-    let mut inputs: Vec<(String, String)> = common::files_with_suffix(&wild, ".Caddyfile")
-        .into_iter()
-        .map(|(n, p)| (n, common::read(&p)))
-        .collect();
+    let mut inputs: Vec<(String, String)> =
+        common::files_with_suffix(&wild, ".Caddyfile").into_iter().map(|(n, p)| (n, common::read(&p))).collect();
     assert!(inputs.len() >= 15);
-    for (sub, suffix) in [
-        ("adapt-v2.6.2", ".txt"),
-        ("adapt", ".caddyfiletest"),
-        ("fmt", ".in"),
-        ("lex", ".in"),
-    ] {
+    for (sub, suffix) in [("adapt-v2.6.2", ".txt"), ("adapt", ".caddyfiletest"), ("fmt", ".in"), ("lex", ".in")] {
         let Some(dir) = common::corpus(sub) else {
             continue;
         };
         for (n, p) in common::files_with_suffix(&dir, suffix) {
             let text = common::read(&p);
-            let part = text
-                .split_once("\n----------")
-                .map_or(text.as_str(), |(c, _)| c)
-                .to_string();
+            let part = text.split_once("\n----------").map_or(text.as_str(), |(c, _)| c).to_string();
             inputs.push((format!("{sub}/{n}"), part));
         }
     }
@@ -164,11 +139,5 @@ fn same_as_installed_caddy_fmt() {
             failures.push(format!("{name}: not idempotent"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} differ:\n{}",
-        failures.len(),
-        inputs.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), inputs.len(), failures.join("\n"));
 }

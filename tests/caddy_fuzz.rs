@@ -21,15 +21,13 @@ impl Rng {
 }
 
 const PIECES: &[&str] = &[
-    "{", "}", "\"", "`", "\\", "#", "<<", "EOF", "\n", "\n", "\r\n", "\t", " ", " ", "a", "b.com",
-    "header", "X-A", "{$V}", "{host}", "import", "(s)", "@m", "/p/*", ",", ":80", "é", "\u{a0}",
+    "{", "}", "\"", "`", "\\", "#", "<<", "EOF", "\n", "\n", "\r\n", "\t", " ", " ", "a", "b.com", "header", "X-A",
+    "{$V}", "{host}", "import", "(s)", "@m", "/p/*", ",", ":80", "é", "\u{a0}",
 ];
 
 fn generate(rng: &mut Rng) -> String {
     let len = 1 + (rng.next() % 40) as usize;
-    (0..len)
-        .map(|_| PIECES[(rng.next() % PIECES.len() as u64) as usize])
-        .collect()
+    (0..len).map(|_| PIECES[(rng.next() % PIECES.len() as u64) as usize]).collect()
 }
 
 fn caddy_fmt(input: &str) -> Option<String> {
@@ -42,9 +40,7 @@ fn caddy_fmt(input: &str) -> Option<String> {
         .ok()?;
     child.stdin.take()?.write_all(input.as_bytes()).ok()?;
     let out = child.wait_with_output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]
@@ -52,10 +48,7 @@ fn generated_inputs_stay_lossless() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut lexed, mut parsed) = (0, 0);
     // CADDY_FUZZ_N raises the number of cases for a longer local run.
-    let n: usize = std::env::var("CADDY_FUZZ_N")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(5000);
+    let n: usize = std::env::var("CADDY_FUZZ_N").ok().and_then(|n| n.parse().ok()).unwrap_or(5000);
     for case in 0..n {
         let input = generate(&mut rng);
         if let Ok(l) = tokenize(&input, Path::new("C")) {
@@ -81,10 +74,7 @@ fn generated_inputs_format_like_caddy() {
     }
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let mut failures = Vec::new();
-    let n: usize = std::env::var("CADDY_FUZZ_FMT_N")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(300);
+    let n: usize = std::env::var("CADDY_FUZZ_FMT_N").ok().and_then(|n| n.parse().ok()).unwrap_or(300);
     for case in 0..n {
         let input = generate(&mut rng);
         let Some(want) = caddy_fmt(&input) else {
@@ -92,15 +82,8 @@ fn generated_inputs_format_like_caddy() {
         };
         let got = format(&input);
         if got != want {
-            failures.push(format!(
-                "case {case}: input {input:?}\n got  {got:?}\n want {want:?}"
-            ));
+            failures.push(format!("case {case}: input {input:?}\n got  {got:?}\n want {want:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} differ:\n{}", failures.len(), failures.join("\n"));
 }

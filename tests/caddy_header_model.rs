@@ -19,10 +19,7 @@ fn directives_in_caddy_order_with_locations() {
     let sites = site_headers(&loaded.blocks).expect("valid headers");
     assert_eq!(sites.len(), 1);
     let d = &sites[0].directives;
-    let order: Vec<(usize, Option<Matcher>)> = d
-        .iter()
-        .map(|d| (d.location.line, d.matcher.clone()))
-        .collect();
+    let order: Vec<(usize, Option<Matcher>)> = d.iter().map(|d| (d.location.line, d.matcher.clone())).collect();
     // Longest single path first (a named matcher counts by its `path`), then matcher-less in
     // source order; `handle` comes after `header` in Caddy's directive order. Checked against
     // `caddy adapt` 2.6.2 on the same site.
@@ -49,14 +46,7 @@ fn directives_in_caddy_order_with_locations() {
 
     let eff = sites[0].effective();
     let names: Vec<&str> = eff.values().map(|e| e.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "Strict-Transport-Security",
-            "X-Content-Type-Options",
-            "X-Frame-Options"
-        ]
-    );
+    assert_eq!(names, ["Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options"]);
     assert_eq!(eff["x-frame-options"].set_at.line, 11);
     assert_eq!(eff["strict-transport-security"].set_at.line, 2);
 }
@@ -80,40 +70,23 @@ fn deferred_operations_run_last_in_reverse_order() {
 fn header_errors_and_literal_newer_syntax() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
-    write(
-        r,
-        "/Caddyfile",
-        "a.com {\n\theader X y {\n\t\tZ w\n\t}\n}\n",
-    );
+    write(r, "/Caddyfile", "a.com {\n\theader X y {\n\t\tZ w\n\t}\n}\n");
     let loaded = load(r, Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
     let e = site_headers(&loaded.blocks).expect_err("args and block");
     assert_eq!(e.location.line, 2);
-    assert!(
-        e.to_string()
-            .starts_with("/Caddyfile:2: cannot specify headers in both"),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with("/Caddyfile:2: cannot specify headers in both"), "{e}");
 
     // `>F` is 2.7+ syntax; 2.6.2 sets a header literally named `>F`.
-    write(
-        r,
-        "/Caddyfile",
-        "a.com {\n\theader >X-Frame-Options DENY\n}\n",
-    );
+    write(r, "/Caddyfile", "a.com {\n\theader >X-Frame-Options DENY\n}\n");
     let loaded = load(r, Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
     let sites = site_headers(&loaded.blocks).expect("valid");
-    assert!(sites[0].directives[0].handlers[0]
-        .set
-        .contains_key(">X-Frame-Options"));
+    assert!(sites[0].directives[0].handlers[0].set.contains_key(">X-Frame-Options"));
 }
 
 #[test]
 fn canonical_names_like_go() {
     assert_eq!(canonical("x-frame-options"), "X-Frame-Options");
-    assert_eq!(
-        canonical("CONTENT-security-POLICY"),
-        "Content-Security-Policy"
-    );
+    assert_eq!(canonical("CONTENT-security-POLICY"), "Content-Security-Policy");
     assert_eq!(canonical("bad name"), "bad name");
     assert_eq!(canonical(">x"), ">x");
 }

@@ -32,21 +32,15 @@ fn ops_json(h: &HeaderOps) -> Value {
             .replace
             .iter()
             .map(|(k, v)| {
-                let list: Vec<Value> = v
-                    .iter()
-                    .map(|r| json!({"search_regexp": r.search_regexp, "replace": r.replace}))
-                    .collect();
+                let list: Vec<Value> =
+                    v.iter().map(|r| json!({"search_regexp": r.search_regexp, "replace": r.replace})).collect();
                 (k.clone(), Value::Array(list))
             })
             .collect();
         m.insert("replace".into(), Value::Object(r));
     }
     if !h.require_absent.is_empty() {
-        let hs: Map<String, Value> = h
-            .require_absent
-            .iter()
-            .map(|f| (f.clone(), Value::Null))
-            .collect();
+        let hs: Map<String, Value> = h.require_absent.iter().map(|f| (f.clone(), Value::Null)).collect();
         m.insert("require".into(), json!({ "headers": hs }));
     }
     if h.deferred {
@@ -66,11 +60,7 @@ fn host_of(addr: &str) -> String {
 }
 
 fn site_key(hosts: &[String]) -> String {
-    let mut h: Vec<&str> = hosts
-        .iter()
-        .map(String::as_str)
-        .filter(|h| !h.is_empty())
-        .collect();
+    let mut h: Vec<&str> = hosts.iter().map(String::as_str).filter(|h| !h.is_empty()).collect();
     h.sort();
     h.dedup();
     h.join(",")
@@ -96,10 +86,7 @@ fn walk(routes: &Value, out: &mut Vec<(bool, Value)>) {
 /// Expected handlers from `caddy adapt` JSON, per site.
 fn from_json(config: &Value) -> Handlers {
     let mut out = Handlers::new();
-    let servers = config["apps"]["http"]["servers"]
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
+    let servers = config["apps"]["http"]["servers"].as_object().cloned().unwrap_or_default();
     for srv in servers.values() {
         for routes in [&srv["routes"], &srv["errors"]["routes"]] {
             for route in routes.as_array().into_iter().flatten() {
@@ -107,11 +94,7 @@ fn from_json(config: &Value) -> Handlers {
                     .as_array()
                     .and_then(|m| m.first())
                     .and_then(|m| m["host"].as_array())
-                    .map(|hs| {
-                        hs.iter()
-                            .filter_map(|h| h.as_str().map(str::to_string))
-                            .collect()
-                    })
+                    .map(|hs| hs.iter().filter_map(|h| h.as_str().map(str::to_string)).collect())
                     .unwrap_or_default();
                 let mut list = Vec::new();
                 walk(&Value::Array(vec![route.clone()]), &mut list);
@@ -131,15 +114,8 @@ fn from_model(dir: &Path) -> Result<Handlers, String> {
     let mut out = Handlers::new();
     for s in sites {
         let hosts: Vec<String> = s.addresses.iter().map(|a| host_of(a)).collect();
-        let list: Vec<(bool, Value)> = s
-            .directives
-            .iter()
-            .flat_map(|d| {
-                d.handlers
-                    .iter()
-                    .map(|h| (d.matcher.is_some(), ops_json(h)))
-            })
-            .collect();
+        let list: Vec<(bool, Value)> =
+            s.directives.iter().flat_map(|d| d.handlers.iter().map(|h| (d.matcher.is_some(), ops_json(h)))).collect();
         if !list.is_empty() {
             out.entry(site_key(&hosts)).or_default().extend(list);
         }
@@ -210,11 +186,8 @@ fn caddy_adapt(dir: &Path) -> Option<Value> {
 
 /// Cases where caddy 2.6.2 and our expansion differ by design: we expand `{block}` and
 /// `{blocks.NAME}` (Caddy 2.9+) as current Caddy does; 2.6.2 leaves them literal.
-const NEWER_EXPANSION: &[&str] = &[
-    "adapt/import_block_snippet",
-    "adapt/import_blocks_snippet",
-    "adapt/import_blocks_snippet_nested",
-];
+const NEWER_EXPANSION: &[&str] =
+    &["adapt/import_block_snippet", "adapt/import_blocks_snippet", "adapt/import_blocks_snippet_nested"];
 
 #[test]
 fn matches_live_caddy_adapt() {
@@ -227,11 +200,7 @@ fn matches_live_caddy_adapt() {
         return;
     }
     let mut inputs: Vec<(String, String)> = Vec::new();
-    for (sub, suffix) in [
-        ("wild", ".Caddyfile"),
-        ("adapt", ".caddyfiletest"),
-        ("adapt-v2.6.2", ".txt"),
-    ] {
+    for (sub, suffix) in [("wild", ".Caddyfile"), ("adapt", ".caddyfiletest"), ("adapt-v2.6.2", ".txt")] {
         let Some(dir) = common::corpus(sub) else {
             return;
         };
@@ -261,10 +230,5 @@ fn matches_live_caddy_adapt() {
     }
     println!("compared {compared} configs with response headers; {not_adapted} not adaptable by caddy 2.6.2");
     assert!(compared >= 5, "only {compared} comparisons");
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }

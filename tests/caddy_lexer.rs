@@ -12,11 +12,7 @@ fn lex_corpus_matches_caddy() {
         return;
     };
     let cases = common::files_with_suffix(&dir, ".in");
-    assert!(
-        cases.len() >= 50,
-        "expected the 50 lexer cases, found {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 50, "expected the 50 lexer cases, found {}", cases.len());
     let mut failures = Vec::new();
     for (name, path) in &cases {
         let input = common::read(path);
@@ -34,20 +30,13 @@ fn lex_corpus_matches_caddy() {
             (Some(want), Ok(_)) => failures.push(format!("{name}: no error, want {want}")),
             (None, Err(e)) => failures.push(format!("{name}: unexpected error {e}")),
             (None, Ok(lexed)) => {
-                let got: Vec<(String, u64)> = lexed
-                    .tokens
-                    .iter()
-                    .map(|t| (t.text.clone(), t.line as u64))
-                    .collect();
+                let got: Vec<(String, u64)> = lexed.tokens.iter().map(|t| (t.text.clone(), t.line as u64)).collect();
                 let want: Vec<(String, u64)> = expected["tokens"]
                     .as_array()
                     .expect("tokens array")
                     .iter()
                     .map(|t| {
-                        (
-                            t["text"].as_str().unwrap_or_default().to_string(),
-                            t["line"].as_u64().unwrap_or_default(),
-                        )
+                        (t["text"].as_str().unwrap_or_default().to_string(), t["line"].as_u64().unwrap_or_default())
                     })
                     .collect();
                 if got != want {
@@ -59,13 +48,7 @@ fn lex_corpus_matches_caddy() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} lexer cases fail:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} lexer cases fail:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]
@@ -80,33 +63,19 @@ fn trivia_and_spans_are_kept() {
     }
     assert_eq!(lexed.tokens[0].leading[0].kind, TriviaKind::Bom);
     let header = &lexed.tokens[2];
-    assert!(header
-        .leading
-        .iter()
-        .any(|t| t.kind == TriviaKind::Comment && t.text == "# note"));
+    assert!(header.leading.iter().any(|t| t.kind == TriviaKind::Comment && t.text == "# note"));
     assert_eq!(lexed.tokens[4].quote, Quote::Double);
     assert_eq!(lexed.tokens[5].quote, Quote::Backtick);
     // The continuation keeps `w` on line 3 with the rest of the directive.
     assert_eq!(lexed.tokens[5].line, 3);
-    assert!(lexed.tokens[5]
-        .leading
-        .iter()
-        .any(|t| t.kind == TriviaKind::Continuation));
+    assert!(lexed.tokens[5].leading.iter().any(|t| t.kind == TriviaKind::Continuation));
 }
 
 #[test]
 fn unterminated_quote_is_an_error_with_line() {
-    let err = tokenize(
-        "a {\n\trespond \"oops\n}\n",
-        Path::new("/etc/caddy/Caddyfile"),
-    )
-    .unwrap_err();
+    let err = tokenize("a {\n\trespond \"oops\n}\n", Path::new("/etc/caddy/Caddyfile")).unwrap_err();
     assert_eq!(err.location.line, 2);
-    assert!(
-        err.to_string()
-            .starts_with("/etc/caddy/Caddyfile:2: unterminated"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("/etc/caddy/Caddyfile:2: unterminated"), "{err}");
 }
 
 #[test]
@@ -117,10 +86,7 @@ fn env_substitution_on_raw_text() {
         _ => None,
     };
     assert_eq!(substitute_env("{$HOST} {", env), "example.com {");
-    assert_eq!(
-        substitute_env("\"{$MISSING:80}\" # {$HOST}", env),
-        "\"80\" # example.com"
-    );
+    assert_eq!(substitute_env("\"{$MISSING:80}\" # {$HOST}", env), "\"80\" # example.com");
     assert_eq!(substitute_env("{$MISSING}x{$}y{$HOST", env), "x{$}y{$HOST");
     assert_eq!(substitute_env("{$A:b:c}", env), "b:c");
     // A value with spaces becomes several tokens once lexed.

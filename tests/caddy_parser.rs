@@ -20,17 +20,7 @@ fn lines(blocks: &[ServerBlock]) -> Vec<String> {
         for s in &b.body {
             let t = s.first().expect("segment has a token");
             let args: Vec<&str> = s.args().iter().map(|a| a.text.as_str()).collect();
-            out.push(
-                format!(
-                    "{}:{} {} {}",
-                    t.file.display(),
-                    t.line,
-                    t.text,
-                    args.join(" ")
-                )
-                .trim_end()
-                .to_string(),
-            );
+            out.push(format!("{}:{} {} {}", t.file.display(), t.line, t.text, args.join(" ")).trim_end().to_string());
         }
     }
     out
@@ -41,40 +31,20 @@ type KindCheck = fn(&ErrorKind) -> bool;
 #[test]
 fn syntax_errors_name_file_and_line() {
     let cases: &[(&str, usize, KindCheck)] = &[
-        ("a.com {\n\theader X y\n", 1, |k| {
-            matches!(k, ErrorKind::UnclosedBrace)
-        }),
-        ("a.com {\n\theader {\n\t\tX y\n\t}\n", 1, |k| {
-            matches!(k, ErrorKind::UnclosedBrace)
-        }),
-        ("a.com\nrespond hi\n}\n", 3, |k| {
-            matches!(k, ErrorKind::UnmatchedClose)
-        }),
-        ("a.com {\n\trespond \"hi\n}\n", 2, |k| {
-            matches!(k, ErrorKind::UnterminatedQuote)
-        }),
-        ("a.com {\n\theader { X y\n\t}\n}\n", 2, |k| {
-            matches!(k, ErrorKind::BraceNotAtEndOfLine)
-        }),
-        ("a.com {\n\theader\n\t{\n\t\tX y\n\t}\n}\n", 3, |k| {
-            matches!(k, ErrorKind::BraceOnNewLine)
-        }),
-        ("a.com{\n}\n", 1, |k| {
-            matches!(k, ErrorKind::BraceNotAtEndOfLine)
-        }),
-        ("(snip)\nrespond x\n", 1, |k| {
-            matches!(k, ErrorKind::Syntax(_))
-        }),
+        ("a.com {\n\theader X y\n", 1, |k| matches!(k, ErrorKind::UnclosedBrace)),
+        ("a.com {\n\theader {\n\t\tX y\n\t}\n", 1, |k| matches!(k, ErrorKind::UnclosedBrace)),
+        ("a.com\nrespond hi\n}\n", 3, |k| matches!(k, ErrorKind::UnmatchedClose)),
+        ("a.com {\n\trespond \"hi\n}\n", 2, |k| matches!(k, ErrorKind::UnterminatedQuote)),
+        ("a.com {\n\theader { X y\n\t}\n}\n", 2, |k| matches!(k, ErrorKind::BraceNotAtEndOfLine)),
+        ("a.com {\n\theader\n\t{\n\t\tX y\n\t}\n}\n", 3, |k| matches!(k, ErrorKind::BraceOnNewLine)),
+        ("a.com{\n}\n", 1, |k| matches!(k, ErrorKind::BraceNotAtEndOfLine)),
+        ("(snip)\nrespond x\n", 1, |k| matches!(k, ErrorKind::Syntax(_))),
     ];
     for (src, line, kind) in cases {
         let e = parse_str(src, Path::new("/etc/caddy/Caddyfile")).expect_err(src);
         assert_eq!(e.location.line, *line, "{src:?}: {e}");
         assert!(kind(&e.kind), "{src:?}: wrong kind {e:?}");
-        assert!(
-            e.to_string()
-                .starts_with(&format!("/etc/caddy/Caddyfile:{line}: ")),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with(&format!("/etc/caddy/Caddyfile:{line}: ")), "{e}");
     }
 }
 
@@ -83,27 +53,11 @@ fn snippets_files_globs_and_args() {
     let root = tempfile::tempdir().expect("tempdir");
     let root = root.path();
     write(root, "/etc/caddy/Caddyfile", "(sec) {\n\theader X-Frame-Options {args[0]}\n\theader {args[1:]}\n}\n\na.com {\n\timport sec DENY X-A \"b c\"\n\timport conf.d/*.conf one\n\timport /etc/caddy/extra\n}\nimport sites/*\n");
-    write(
-        root,
-        "/etc/caddy/conf.d/10-a.conf",
-        "header X-One {args[0]}\n",
-    );
-    write(
-        root,
-        "/etc/caddy/conf.d/20-b.conf",
-        "header X-Two {args.0}\n",
-    );
-    write(
-        root,
-        "/etc/caddy/conf.d/.hidden.conf",
-        "header X-Hidden 1\n",
-    );
+    write(root, "/etc/caddy/conf.d/10-a.conf", "header X-One {args[0]}\n");
+    write(root, "/etc/caddy/conf.d/20-b.conf", "header X-Two {args.0}\n");
+    write(root, "/etc/caddy/conf.d/.hidden.conf", "header X-Hidden 1\n");
     write(root, "/etc/caddy/extra", "respond {$GREETING:hello}\n");
-    write(
-        root,
-        "/etc/caddy/sites/b",
-        "b.com {\n\timport sec SAMEORIGIN\n}\n",
-    );
+    write(root, "/etc/caddy/sites/b", "b.com {\n\timport sec SAMEORIGIN\n}\n");
     write(root, "/etc/caddy/sites/.swp", "garbage {\n");
     let env = |k: &str| (k == "GREETING").then(|| "hi there".to_string());
     let loaded = load(root, Path::new("/etc/caddy/Caddyfile"), &env).expect("loads");
@@ -119,46 +73,23 @@ fn snippets_files_globs_and_args() {
     ];
     assert_eq!(got, want);
     let sites: Vec<Vec<String>> = loaded.blocks.iter().map(|b| b.addresses()).collect();
-    assert_eq!(
-        sites,
-        [vec!["a.com".to_string()], vec!["b.com".to_string()]]
-    );
+    assert_eq!(sites, [vec!["a.com".to_string()], vec!["b.com".to_string()]]);
     // The lossless trees are kept unexpanded, with env placeholders as written.
-    let files: Vec<String> = loaded
-        .imported
-        .iter()
-        .map(|d| d.file.display().to_string())
-        .collect();
+    let files: Vec<String> = loaded.imported.iter().map(|d| d.file.display().to_string()).collect();
     assert_eq!(
         files,
-        [
-            "/etc/caddy/conf.d/10-a.conf",
-            "/etc/caddy/conf.d/20-b.conf",
-            "/etc/caddy/extra",
-            "/etc/caddy/sites/b"
-        ]
+        ["/etc/caddy/conf.d/10-a.conf", "/etc/caddy/conf.d/20-b.conf", "/etc/caddy/extra", "/etc/caddy/sites/b"]
     );
-    assert_eq!(
-        loaded.imported[2].to_source(),
-        "respond {$GREETING:hello}\n"
-    );
+    assert_eq!(loaded.imported[2].to_source(), "respond {$GREETING:hello}\n");
     assert_eq!(loaded.main.blocks.len(), 3);
 }
 
 #[test]
 fn snippet_must_be_defined_before_use() {
     let root = tempfile::tempdir().expect("tempdir");
-    write(
-        root.path(),
-        "/Caddyfile",
-        "a.com {\n\timport sec\n}\n(sec) {\n\theader X y\n}\n",
-    );
-    let e =
-        load(root.path(), Path::new("/Caddyfile"), &no_env).expect_err("sec is a file name here");
-    assert!(
-        matches!(&e.kind, ErrorKind::ImportNotFound(p) if p == "sec"),
-        "{e}"
-    );
+    write(root.path(), "/Caddyfile", "a.com {\n\timport sec\n}\n(sec) {\n\theader X y\n}\n");
+    let e = load(root.path(), Path::new("/Caddyfile"), &no_env).expect_err("sec is a file name here");
+    assert!(matches!(&e.kind, ErrorKind::ImportNotFound(p) if p == "sec"), "{e}");
     assert_eq!(e.location.line, 2);
 }
 
@@ -174,11 +105,7 @@ fn import_cycles_are_errors() {
     assert_eq!(e.location.file, Path::new("/c/two"));
     assert_eq!(e.location.line, 2);
 
-    write(
-        r,
-        "/s/Caddyfile",
-        "(a) {\n\timport b\n}\n(b) {\n\timport a\n}\nx.com {\n\timport a\n}\n",
-    );
+    write(r, "/s/Caddyfile", "(a) {\n\timport b\n}\n(b) {\n\timport a\n}\nx.com {\n\timport a\n}\n");
     let e = load(r, Path::new("/s/Caddyfile"), &no_env).expect_err("snippet cycle");
     assert!(matches!(e.kind, ErrorKind::ImportCycle { .. }), "{e}");
 
@@ -190,39 +117,27 @@ fn import_cycles_are_errors() {
 fn missing_files_and_empty_globs() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
-    write(
-        r,
-        "/Caddyfile",
-        "a.com {\n\timport nothing/*.conf\n\trespond ok\n}\n",
-    );
+    write(r, "/Caddyfile", "a.com {\n\timport nothing/*.conf\n\trespond ok\n}\n");
     let loaded = load(r, Path::new("/Caddyfile"), &no_env).expect("an empty glob is fine");
     assert_eq!(lines(&loaded.blocks), ["/Caddyfile:3 respond ok"]);
     write(r, "/Caddyfile", "a.com {\n\n\timport missing.conf\n}\n");
     let e = load(r, Path::new("/Caddyfile"), &no_env).expect_err("missing file");
-    assert_eq!(e.to_string(), "/Caddyfile:3: file to import not found: missing.conf; create it or correct the import path");
+    assert_eq!(
+        e.to_string(),
+        "/Caddyfile:3: file to import not found: missing.conf; create it or correct the import path"
+    );
     let e = load(r, Path::new("/nope/Caddyfile"), &no_env).expect_err("missing main file");
     assert!(matches!(e.kind, ErrorKind::Io { .. }));
     write(r, "/g", "import a*b*\n");
-    assert!(
-        load(r, Path::new("/g"), &no_env).is_err(),
-        "two wildcards are rejected"
-    );
+    assert!(load(r, Path::new("/g"), &no_env).is_err(), "two wildcards are rejected");
 }
 
 #[test]
 fn top_level_import_of_sites_and_block_placeholders() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
-    write(
-        r,
-        "/Caddyfile",
-        "(proxy) {\n\treverse_proxy {args[0]} {\n\t\t{block}\n\t}\n}\nimport sites.caddy\n",
-    );
-    write(
-        r,
-        "/sites.caddy",
-        "a.com {\n\timport proxy app:8080 {\n\t\theader_up Host {host}\n\t}\n}\n",
-    );
+    write(r, "/Caddyfile", "(proxy) {\n\treverse_proxy {args[0]} {\n\t\t{block}\n\t}\n}\nimport sites.caddy\n");
+    write(r, "/sites.caddy", "a.com {\n\timport proxy app:8080 {\n\t\theader_up Host {host}\n\t}\n}\n");
     let loaded = load(r, Path::new("/Caddyfile"), &no_env).expect("loads");
     let site = &loaded.blocks[0];
     assert_eq!(site.addresses(), ["a.com"]);
@@ -231,8 +146,5 @@ fn top_level_import_of_sites_and_block_placeholders() {
     assert_eq!(rp.args()[0].text, "app:8080");
     let inner = rp.block().expect("block");
     assert_eq!(inner.body[0].directive(), "header_up");
-    assert_eq!(
-        inner.body[0].first().map(|t| t.file.display().to_string()),
-        Some("/sites.caddy".into())
-    );
+    assert_eq!(inner.body[0].first().map(|t| t.file.display().to_string()), Some("/sites.caddy".into()));
 }

@@ -58,31 +58,13 @@ fn adapt_v262_caddyfiles_round_trip() {
 /// The 2026 adapt cases use newer syntax; they must parse too, except those whose point is a
 /// syntax error that Caddy's parser (not a later stage) reports. Those must be rejected.
 const SYNTAX_ERROR_CASES: &[(&str, &str)] = &[
-    (
-        "heredoc_incomplete",
-        "mismatched leading whitespace in heredoc",
-    ),
-    (
-        "heredoc_invalid_marker",
-        "heredoc marker on line #4 must contain only",
-    ),
-    (
-        "heredoc_mismatched_whitespace",
-        "mismatched leading whitespace in heredoc <<END",
-    ),
-    (
-        "heredoc_too_many_angle_brackets",
-        "too many '<' for heredoc",
-    ),
+    ("heredoc_incomplete", "mismatched leading whitespace in heredoc"),
+    ("heredoc_invalid_marker", "heredoc marker on line #4 must contain only"),
+    ("heredoc_mismatched_whitespace", "mismatched leading whitespace in heredoc <<END"),
+    ("heredoc_too_many_angle_brackets", "too many '<' for heredoc"),
     // Caddy: "anonymous blocks are not supported"; a `{` starting a line is never valid.
-    (
-        "import_block_anonymous",
-        "'{' cannot start a directive line",
-    ),
-    (
-        "matcher_outside_site_block",
-        "request matchers may not be defined globally",
-    ),
+    ("import_block_anonymous", "'{' cannot start a directive line"),
+    ("matcher_outside_site_block", "request matchers may not be defined globally"),
 ];
 
 #[test]
@@ -99,21 +81,14 @@ fn adapt_newer_caddyfiles_round_trip() {
         if let Some((_, want)) = SYNTAX_ERROR_CASES.iter().find(|(n, _)| n == name) {
             match parse_str(&src, Path::new("Caddyfile")) {
                 Ok(_) => failures.push(format!("{name}: accepted, but Caddy rejects it")),
-                Err(e) if !e.to_string().contains(want) => {
-                    failures.push(format!("{name}: error {e}, want {want:?}"))
-                }
+                Err(e) if !e.to_string().contains(want) => failures.push(format!("{name}: error {e}, want {want:?}")),
                 Err(_) => {}
             }
             continue;
         }
         check(name, &src, &mut failures);
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -121,15 +96,7 @@ fn tree_shape() {
     let src = "{\n\tdebug\n}\n\n(sec) {\n\theader X-A b\n}\n\na.com, b.com c.com {\n\t@api path /api/*\n\theader @api {\n\t\t-Server\n\t}\n\timport sec\n}\nimport extra/*.conf\n";
     let doc = parse_str(src, Path::new("/etc/caddy/Caddyfile")).expect("parses");
     let kinds: Vec<&BlockKind> = doc.blocks.iter().map(|b| &b.kind).collect();
-    assert_eq!(
-        kinds,
-        [
-            &BlockKind::Global,
-            &BlockKind::Snippet("sec".into()),
-            &BlockKind::Site,
-            &BlockKind::Import
-        ]
-    );
+    assert_eq!(kinds, [&BlockKind::Global, &BlockKind::Snippet("sec".into()), &BlockKind::Site, &BlockKind::Import]);
     let site = &doc.blocks[2];
     assert_eq!(site.addresses(), ["a.com", "b.com", "c.com"]);
     let dirs: Vec<&str> = site.body.iter().map(|s| s.directive()).collect();
@@ -141,10 +108,7 @@ fn tree_shape() {
     let inner = header.block().expect("header has a block");
     assert_eq!(inner.body[0].directive(), "-Server");
     assert_eq!(&src[inner.span()], "{\n\t\t-Server\n\t}");
-    assert_eq!(
-        &src[site.span()].lines().next(),
-        &Some("a.com, b.com c.com {")
-    );
+    assert_eq!(&src[site.span()].lines().next(), &Some("a.com, b.com c.com {"));
     assert_eq!(doc.to_source(), src);
 }
 
@@ -162,19 +126,10 @@ fn braceless_single_site() {
 /// names, from `MANIFEST.tsv` (name, repo, commit, path).
 fn companions(dir: &Path, name: &str) -> Vec<(String, String)> {
     let manifest = common::read(&dir.join("MANIFEST.tsv"));
-    let rows: Vec<Vec<&str>> = manifest
-        .lines()
-        .map(|l| l.split('\t').collect())
-        .filter(|r: &Vec<&str>| r.len() >= 4)
-        .collect();
-    let parent = |p: &str| {
-        p.rsplit_once('/')
-            .map_or(String::new(), |(d, _)| d.to_string())
-    };
-    let Some(me) = rows
-        .iter()
-        .find(|r| r[0].strip_suffix(".Caddyfile") == Some(name))
-    else {
+    let rows: Vec<Vec<&str>> =
+        manifest.lines().map(|l| l.split('\t').collect()).filter(|r: &Vec<&str>| r.len() >= 4).collect();
+    let parent = |p: &str| p.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string());
+    let Some(me) = rows.iter().find(|r| r[0].strip_suffix(".Caddyfile") == Some(name)) else {
         return Vec::new();
     };
     rows.iter()
@@ -201,11 +156,8 @@ fn wild_files_expand() {
         std::fs::write(root.path().join("Caddyfile"), &src).expect("write");
         // Files from the same repository directory are importable under their own names.
         for (other, base) in companions(&dir, &name) {
-            std::fs::write(
-                root.path().join(base),
-                common::read(&dir.join(format!("{other}.Caddyfile"))),
-            )
-            .expect("write");
+            std::fs::write(root.path().join(base), common::read(&dir.join(format!("{other}.Caddyfile"))))
+                .expect("write");
         }
         match harden::caddy::load(root.path(), Path::new("/Caddyfile"), &|_: &str| None) {
             Ok(loaded) => {

@@ -25,9 +25,7 @@ pub enum ErrorKind {
     BraceNotAtEndOfLine,
     #[error("'{{' cannot start a directive line; put it at the end of the line it belongs to")]
     BraceOnNewLine,
-    #[error(
-        "import cycle: {from} imports {to}, which leads back to it; remove one of these imports"
-    )]
+    #[error("import cycle: {from} imports {to}, which leads back to it; remove one of these imports")]
     ImportCycle { from: String, to: String },
     #[error("file to import not found: {0}; create it or correct the import path")]
     ImportNotFound(String),

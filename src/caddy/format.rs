@@ -35,12 +35,7 @@ impl Formatter {
 
 /// Formats a Caddyfile as `caddy fmt` (2.6.2) does.
 pub fn format(input: &str) -> String {
-    let mut f = Formatter {
-        out: String::with_capacity(input.len()),
-        last: '\0',
-        nesting: 0,
-        line_start: true,
-    };
+    let mut f = Formatter { out: String::with_capacity(input.len()), last: '\0', nesting: 0, line_start: true };
     // Whether the previous character was whitespace; the start of input counts as space.
     let mut space = true;
     // A `{` was seen and is either written already or waiting to see what follows it.

@@ -77,10 +77,7 @@ impl HeaderOps {
     /// Applies one `field value [replacement]` operation, as Caddy's `applyHeaderOp`.
     fn apply(&mut self, field: &str, value: &str, replacement: Option<&str>) {
         if let Some(name) = field.strip_prefix('+') {
-            self.add
-                .entry(canonical(name))
-                .or_default()
-                .push(value.to_string());
+            self.add.entry(canonical(name)).or_default().push(value.to_string());
         } else if let Some(name) = field.strip_prefix('-') {
             self.delete.push(name.to_string());
             self.deferred = true;
@@ -91,10 +88,10 @@ impl HeaderOps {
             self.set.insert(canonical(name), vec![value.to_string()]);
         } else if let Some(replace) = replacement.filter(|r| !r.is_empty()) {
             let name = field.trim_start_matches(['+', '-', '?']).to_string();
-            self.replace.entry(name).or_default().push(Replacement {
-                search_regexp: value.to_string(),
-                replace: replace.to_string(),
-            });
+            self.replace
+                .entry(name)
+                .or_default()
+                .push(Replacement { search_regexp: value.to_string(), replace: replace.to_string() });
         } else {
             self.set.insert(canonical(field), vec![value.to_string()]);
         }
@@ -176,10 +173,7 @@ pub fn site_headers(blocks: &[ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderEr
                 directives.extend(collect(&block.body, &named, &[container(seg)], true)?);
             }
         }
-        out.push(SiteHeaders {
-            addresses: b.addresses(),
-            directives,
-        });
+        out.push(SiteHeaders { addresses: b.addresses(), directives });
     }
     Ok(out)
 }
@@ -193,17 +187,12 @@ impl SiteHeaders {
             .directives
             .iter()
             .filter(|d| d.matcher.is_none())
-            .filter(|d| {
-                d.within
-                    .iter()
-                    .all(|c| c.matcher.is_none() && c.directive != "handle_errors")
-            })
+            .filter(|d| d.within.iter().all(|c| c.matcher.is_none() && c.directive != "handle_errors"))
             .flat_map(|d| d.handlers.iter().map(move |h| (d, h)))
             .collect();
         let mut state = BTreeMap::new();
-        let (now, later): (Vec<_>, Vec<_>) = unconditional
-            .into_iter()
-            .partition(|(_, h)| !h.deferred && h.require_absent.is_empty());
+        let (now, later): (Vec<_>, Vec<_>) =
+            unconditional.into_iter().partition(|(_, h)| !h.deferred && h.require_absent.is_empty());
         for (d, h) in now.into_iter().chain(later.into_iter().rev()) {
             apply_effective(&mut state, d, h);
         }
@@ -211,15 +200,8 @@ impl SiteHeaders {
     }
 }
 
-fn apply_effective(
-    state: &mut BTreeMap<String, EffectiveHeader>,
-    d: &HeaderDirective,
-    h: &HeaderOps,
-) {
-    if h.require_absent
-        .iter()
-        .any(|f| state.contains_key(&f.to_ascii_lowercase()))
-    {
+fn apply_effective(state: &mut BTreeMap<String, EffectiveHeader>, d: &HeaderDirective, h: &HeaderOps) {
+    if h.require_absent.iter().any(|f| state.contains_key(&f.to_ascii_lowercase())) {
         return;
     }
     let entry = |name: &str| EffectiveHeader {
@@ -229,9 +211,7 @@ fn apply_effective(
         replacements: Vec::new(),
     };
     for (name, values) in &h.add {
-        let e = state
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| entry(name));
+        let e = state.entry(name.to_ascii_lowercase()).or_insert_with(|| entry(name));
         e.values.extend(values.iter().cloned());
         e.set_at = d.location.clone();
     }
@@ -282,28 +262,18 @@ fn named_paths(body: &[Segment]) -> HashMap<String, Vec<String>> {
 fn container(seg: &Segment) -> Container {
     Container {
         directive: seg.directive().to_string(),
-        matcher: seg
-            .matcher()
-            .filter(|m| m.text != "*")
-            .map(|m| m.text.clone()),
+        matcher: seg.matcher().filter(|m| m.text != "*").map(|m| m.text.clone()),
         location: seg.first().map_or_else(no_location, |t| t.location()),
     }
 }
 
 fn no_location() -> Location {
-    Location {
-        file: Default::default(),
-        line: 0,
-        column: 0,
-    }
+    Location { file: Default::default(), line: 0, column: 0 }
 }
 
 /// A route's sort facts: directive position, whether it has a matcher, single-path length.
 fn route_key(seg: &Segment, named: &HashMap<String, Vec<String>>) -> (usize, bool, usize) {
-    let pos = DIRECTIVE_ORDER
-        .iter()
-        .position(|d| *d == seg.directive())
-        .unwrap_or(0);
+    let pos = DIRECTIVE_ORDER.iter().position(|d| *d == seg.directive()).unwrap_or(0);
     let m = seg.matcher().filter(|m| m.text != "*");
     let paths: Vec<String> = match m {
         Some(t) if t.text.starts_with('/') => vec![t.text.clone()],
@@ -337,10 +307,7 @@ fn collect(
     within: &[Container],
     sort: bool,
 ) -> Result<Vec<HeaderDirective>, HeaderError> {
-    let mut routes: Vec<&Segment> = body
-        .iter()
-        .filter(|s| DIRECTIVE_ORDER.contains(&s.directive()))
-        .collect();
+    let mut routes: Vec<&Segment> = body.iter().filter(|s| DIRECTIVE_ORDER.contains(&s.directive())).collect();
     if sort {
         // Stable, like Go's sort.SliceStable with the same comparison.
         routes.sort_by(|a, b| {
@@ -364,12 +331,7 @@ fn collect(
                     inner.push(container(seg));
                     let mut scoped = named.clone();
                     scoped.extend(named_paths(&block.body));
-                    out.extend(collect(
-                        &block.body,
-                        &scoped,
-                        &inner,
-                        seg.directive() != "route",
-                    )?);
+                    out.extend(collect(&block.body, &scoped, &inner, seg.directive() != "route")?);
                 }
             }
             _ => {}
@@ -379,15 +341,9 @@ fn collect(
 }
 
 /// Parses one `header` directive as Caddy 2.6.2's `headers.parseCaddyfile`.
-fn parse_header(
-    seg: &Segment,
-    within: &[Container],
-) -> Result<Option<HeaderDirective>, HeaderError> {
+fn parse_header(seg: &Segment, within: &[Container]) -> Result<Option<HeaderDirective>, HeaderError> {
     let location = seg.first().map_or_else(no_location, |t| t.location());
-    let fail = |message: String| HeaderError {
-        location: location.clone(),
-        message,
-    };
+    let fail = |message: String| HeaderError { location: location.clone(), message };
     let mut args: Vec<&str> = seg.args().iter().map(|t| t.text.as_str()).collect();
     let matcher = match seg.matcher() {
         Some(m) => {
@@ -404,15 +360,9 @@ fn parse_header(
     let mut with_require = HeaderOps::default();
     if let Some(field) = args.first() {
         if args.len() > 3 {
-            return Err(fail(format!(
-                "header {field}: too many arguments; quote a value that contains spaces"
-            )));
+            return Err(fail(format!("header {field}: too many arguments; quote a value that contains spaces")));
         }
-        main.apply(
-            field,
-            args.get(1).copied().unwrap_or(""),
-            args.get(2).copied(),
-        );
+        main.apply(field, args.get(1).copied().unwrap_or(""), args.get(2).copied());
     }
     if let Some(block) = seg.block() {
         let mut lines = Vec::new();
@@ -424,36 +374,19 @@ fn parse_header(
             }
             if !args.is_empty() {
                 return Err(fail(
-                    "cannot specify headers in both arguments and block; move them into the block"
-                        .to_string(),
+                    "cannot specify headers in both arguments and block; move them into the block".to_string(),
                 ));
             }
             let field = field.strip_suffix(':').unwrap_or(&field);
-            let target = if field.starts_with('?') {
-                &mut with_require
-            } else {
-                &mut main
-            };
-            target.apply(
-                field,
-                vals.first().map_or("", String::as_str),
-                vals.get(1).map(String::as_str),
-            );
+            let target = if field.starts_with('?') { &mut with_require } else { &mut main };
+            target.apply(field, vals.first().map_or("", String::as_str), vals.get(1).map(String::as_str));
         }
     }
-    let handlers: Vec<HeaderOps> = [main, with_require]
-        .into_iter()
-        .filter(|h| !h.is_empty())
-        .collect();
+    let handlers: Vec<HeaderOps> = [main, with_require].into_iter().filter(|h| !h.is_empty()).collect();
     if handlers.is_empty() {
         return Ok(None);
     }
-    Ok(Some(HeaderDirective {
-        location,
-        matcher,
-        within: within.to_vec(),
-        handlers,
-    }))
+    Ok(Some(HeaderDirective { location, matcher, within: within.to_vec(), handlers }))
 }
 
 /// The lines of a `header` block as Caddy 2.6.2 reads them: every line is `field [value
@@ -481,11 +414,7 @@ pub fn canonical(name: &str) -> String {
     let mut upper = true;
     name.bytes()
         .map(|b| {
-            let c = if upper {
-                b.to_ascii_uppercase()
-            } else {
-                b.to_ascii_lowercase()
-            };
+            let c = if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() };
             upper = b == b'-';
             c as char
         })

@@ -33,33 +33,18 @@ pub struct Loaded {
 
 /// Reads `path` (a logical path; relative means relative to `/`) under `root`, with `env`
 /// for `{$VAR}` substitution, and expands its imports.
-pub fn load(
-    root: &Path,
-    path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Loaded, ParseError> {
+pub fn load(root: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ParseError> {
     let logical = clean(&Path::new("/").join(path).to_string_lossy());
     let file = PathBuf::from(&logical);
     let text = read_text(root, &logical).map_err(|message| {
         ParseError::new(
-            crate::error::Location {
-                file: file.clone(),
-                line: 0,
-                column: 0,
-            },
-            ErrorKind::Io {
-                path: logical.clone(),
-                message,
-            },
+            crate::error::Location { file: file.clone(), line: 0, column: 0 },
+            ErrorKind::Io { path: logical.clone(), message },
         )
     })?;
     let main = parse_str(&text, &file)?;
     let (blocks, imported) = expand_str(&text, &file, root, env)?;
-    Ok(Loaded {
-        main,
-        imported,
-        blocks,
-    })
+    Ok(Loaded { main, imported, blocks })
 }
 
 /// Expands `src` (the text of logical file `file`) as Caddy does; returns the server blocks and
@@ -98,18 +83,12 @@ pub(super) struct Expander<'a> {
 }
 
 impl Expander<'_> {
-    pub(super) fn define_snippet(
-        &mut self,
-        name: &str,
-        block: &ServerBlock,
-    ) -> Result<(), ParseError> {
+    pub(super) fn define_snippet(&mut self, name: &str, block: &ServerBlock) -> Result<(), ParseError> {
         if self.snippets.contains_key(name) {
             if let Some(k) = block.keys.first() {
                 return Err(syntax(
                     k,
-                    format!(
-                        "redeclaration of previously declared snippet {name}; rename one of them"
-                    ),
+                    format!("redeclaration of previously declared snippet {name}; rename one of them"),
                 ));
             }
         }
@@ -141,13 +120,7 @@ impl Expander<'_> {
 
     fn add_edge(&mut self, at: &Token, from: &str, to: &str) -> Result<(), ParseError> {
         if self.reaches(to, from) {
-            return Err(err(
-                at,
-                ErrorKind::ImportCycle {
-                    from: from.to_string(),
-                    to: to.to_string(),
-                },
-            ));
+            return Err(err(at, ErrorKind::ImportCycle { from: from.to_string(), to: to.to_string() }));
         }
         let list = self.edges.entry(from.to_string()).or_default();
         if !list.iter().any(|n| n == to) {
@@ -175,9 +148,7 @@ impl Expander<'_> {
         {
             return Err(syntax(
                 at,
-                format!(
-                    "glob pattern may only contain one wildcard (*), but has others: {logical}"
-                ),
+                format!("glob pattern may only contain one wildcard (*), but has others: {logical}"),
             ));
         }
         let wild = logical.contains(['*', '?']);
@@ -191,26 +162,15 @@ impl Expander<'_> {
             if fs.is_dir() {
                 return Err(syntax(at, format!("could not import {m}: is a directory")));
             }
-            let text = read_text(&self.root, m).map_err(|message| {
-                err(
-                    at,
-                    ErrorKind::Io {
-                        path: m.clone(),
-                        message,
-                    },
-                )
-            })?;
+            let text =
+                read_text(&self.root, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?;
             if text.trim().is_empty() {
                 continue;
             }
             let file = Path::new(m);
             if !self.files.iter().any(|d| &*d.file == file) {
                 // A file imported inside a block holds directives, not server blocks.
-                let doc = if nesting == 0 {
-                    parse_str(&text, file)?
-                } else {
-                    parse_fragment(&text, file)?
-                };
+                let doc = if nesting == 0 { parse_str(&text, file)? } else { parse_fragment(&text, file)? };
                 self.files.push(doc);
             }
             let lexed = tokenize(&substitute_env(&text, self.env), file)?;
@@ -220,12 +180,7 @@ impl Expander<'_> {
     }
 
     /// Copies imported tokens for one splice: fresh origins, `{args[...]}`, `{block}`.
-    fn instantiate(
-        &mut self,
-        imported: Vec<Token>,
-        ctx: &ImportContext,
-        nesting: usize,
-    ) -> Vec<Token> {
+    fn instantiate(&mut self, imported: Vec<Token>, ctx: &ImportContext, nesting: usize) -> Vec<Token> {
         let mut origins: HashMap<u32, u32> = HashMap::new();
         let mut out: Vec<Token> = Vec::with_capacity(imported.len());
         let (mut maybe_snippet, mut maybe_snippet_id) = (false, false);
@@ -240,13 +195,9 @@ impl Expander<'_> {
             // Inside a snippet defined by a file imported at the top level, arguments are
             // left for the snippet's own imports (Caddy's rule).
             if !maybe_snippet && nest == 0 {
-                let new_line = i == 0 || out.last().map_or(true, |l| l.next_is_on_new_line(&tok));
+                let new_line = i == 0 || out.last().is_none_or(|l| l.next_is_on_new_line(&tok));
                 index = if new_line { 0 } else { index + 1 };
-                if index == 0
-                    && tok.text.len() >= 3
-                    && tok.text.starts_with('(')
-                    && tok.text.ends_with(')')
-                {
+                if index == 0 && tok.text.len() >= 3 && tok.text.starts_with('(') && tok.text.ends_with(')') {
                     maybe_snippet_id = true;
                 }
             }
@@ -312,23 +263,15 @@ impl Parser<'_, '_> {
         let start = self.pos;
         let import_tok = self.toks[start].clone();
         self.pos += 1;
-        let same_line = |p: &Self| {
-            p.peek()
-                .is_some_and(|t| !p.toks[p.pos - 1].next_is_on_new_line(t) && !t.is_open_brace())
-        };
+        let same_line =
+            |p: &Self| p.peek().is_some_and(|t| !p.toks[p.pos - 1].next_is_on_new_line(t) && !t.is_open_brace());
         if !same_line(self) {
-            return Err(syntax(
-                &import_tok,
-                "import needs a file path, glob or snippet name".to_string(),
-            ));
+            return Err(syntax(&import_tok, "import needs a file path, glob or snippet name".to_string()));
         }
         let pattern = self.toks[self.pos].text.clone();
         self.pos += 1;
         if pattern.is_empty() {
-            return Err(syntax(
-                &import_tok,
-                "import requires a non-empty file path".to_string(),
-            ));
+            return Err(syntax(&import_tok, "import requires a non-empty file path".to_string()));
         }
         let mut args = Vec::new();
         while same_line(self) {
@@ -337,17 +280,10 @@ impl Parser<'_, '_> {
         }
         let block = self.import_block()?;
         let end = self.pos;
-        let ctx = ImportContext {
-            blocks: block_mapping(&block),
-            block,
-            args,
-        };
+        let ctx = ImportContext { blocks: block_mapping(&block), block, args };
 
         let Some(exp) = self.expander.as_deref_mut() else {
-            return Err(syntax(
-                &import_tok,
-                "import expansion needs a loader".to_string(),
-            ));
+            return Err(syntax(&import_tok, "import expansion needs a loader".to_string()));
         };
         exp.imports += 1;
         if exp.imports > MAX_IMPORTS {
@@ -358,11 +294,7 @@ impl Parser<'_, '_> {
         }
         let (imported, nodes) = match exp.snippets.get(&pattern) {
             Some(tokens) => {
-                let node = tokens
-                    .first()
-                    .map(|t| format!("{}:{pattern}", t.file.display()))
-                    .into_iter()
-                    .collect();
+                let node = tokens.first().map(|t| format!("{}:{pattern}", t.file.display())).into_iter().collect();
                 (tokens.clone(), node)
             }
             None => exp.import_files(&import_tok, &pattern, nesting)?,
@@ -382,9 +314,7 @@ impl Parser<'_, '_> {
 
     /// The `{ ... }` after an import's arguments, if any, without its braces.
     fn import_block(&mut self) -> Result<Vec<Token>, ParseError> {
-        let opens = self
-            .peek()
-            .is_some_and(|t| t.is_open_brace() && !self.toks[self.pos - 1].next_is_on_new_line(t));
+        let opens = self.peek().is_some_and(|t| t.is_open_brace() && !self.toks[self.pos - 1].next_is_on_new_line(t));
         if !opens {
             return Ok(Vec::new());
         }
@@ -418,17 +348,11 @@ fn block_mapping(block: &[Token]) -> HashMap<String, Vec<Token>> {
         let key = block[i].text.clone();
         let mut value = Vec::new();
         i += 1;
-        while i < block.len()
-            && !block[i - 1].next_is_on_new_line(&block[i])
-            && !block[i].is_open_brace()
-        {
+        while i < block.len() && !block[i - 1].next_is_on_new_line(&block[i]) && !block[i].is_open_brace() {
             value.push(block[i].clone());
             i += 1;
         }
-        if i < block.len()
-            && block[i].is_open_brace()
-            && !block[i - 1].next_is_on_new_line(&block[i])
-        {
+        if i < block.len() && block[i].is_open_brace() && !block[i - 1].next_is_on_new_line(&block[i]) {
             let mut depth = 1;
             i += 1;
             while i < block.len() {
@@ -517,11 +441,7 @@ fn clean(path: &str) -> String {
 fn glob(root: &Path, pattern: &str) -> Vec<String> {
     let segs: Vec<&str> = pattern.split('/').collect();
     let Some(w) = segs.iter().position(|s| s.contains(['*', '?'])) else {
-        return if fs_path(root, pattern).exists() {
-            vec![pattern.to_string()]
-        } else {
-            Vec::new()
-        };
+        return if fs_path(root, pattern).exists() { vec![pattern.to_string()] } else { Vec::new() };
     };
     let dir = segs[..w].join("/");
     let Ok(entries) = std::fs::read_dir(fs_path(root, &dir)) else {

@@ -79,11 +79,7 @@ impl Token {
     }
 
     pub fn location(&self) -> Location {
-        Location {
-            file: self.file.to_path_buf(),
-            line: self.line,
-            column: 0,
-        }
+        Location { file: self.file.to_path_buf(), line: self.line, column: 0 }
     }
 
     /// Line breaks the token itself spans, as Caddy counts them for "is next on a new line".
@@ -192,39 +188,18 @@ struct Lexer<'a> {
 }
 
 fn is_marker(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a str, file: Arc<Path>) -> Self {
-        Lexer {
-            src,
-            chars: src.char_indices().collect(),
-            pos: 0,
-            line: 1,
-            skipped: 0,
-            file,
-            gap_start: 0,
-        }
+        Lexer { src, chars: src.char_indices().collect(), pos: 0, line: 1, skipped: 0, file, gap_start: 0 }
     }
 
     fn err(&self, line: usize, message: String) -> LexError {
-        let kind = if message.starts_with("unterminated") {
-            LexErrorKind::UnterminatedQuote
-        } else {
-            LexErrorKind::Heredoc
-        };
-        LexError {
-            kind,
-            location: Location {
-                file: self.file.to_path_buf(),
-                line,
-                column: 0,
-            },
-            message,
-        }
+        let kind =
+            if message.starts_with("unterminated") { LexErrorKind::UnterminatedQuote } else { LexErrorKind::Heredoc };
+        LexError { kind, location: Location { file: self.file.to_path_buf(), line, column: 0 }, message }
     }
 
     fn offset(&self, idx: usize) -> usize {
@@ -273,11 +248,8 @@ impl<'a> Lexer<'a> {
                     TriviaKind::Other
                 }
             } else {
-                let run: usize = gap[i..]
-                    .chars()
-                    .take_while(|c| c.is_whitespace() && *c != '\n')
-                    .map(char::len_utf8)
-                    .sum();
+                let run: usize =
+                    gap[i..].chars().take_while(|c| c.is_whitespace() && *c != '\n').map(char::len_utf8).sum();
                 if run > 0 {
                     i += run;
                     TriviaKind::Space
@@ -287,11 +259,7 @@ impl<'a> Lexer<'a> {
                     TriviaKind::Other
                 }
             };
-            out.push(Trivia {
-                kind,
-                text: gap[start..i].to_string(),
-                span: base + start..base + i,
-            });
+            out.push(Trivia { kind, text: gap[start..i].to_string(), span: base + start..base + i });
         }
         self.gap_start = end;
         out
@@ -311,10 +279,7 @@ impl<'a> Lexer<'a> {
         loop {
             let Some(&(off, ch)) = self.chars.get(self.pos) else {
                 if quoted || bt_quoted {
-                    return Err(self.err(
-                        tok_line,
-                        "unterminated quoted string; add the closing quote".to_string(),
-                    ));
+                    return Err(self.err(tok_line, "unterminated quoted string; add the closing quote".to_string()));
                 }
                 if in_heredoc {
                     return Err(self.err(
@@ -326,36 +291,16 @@ impl<'a> Lexer<'a> {
                     ));
                 }
                 if val_len > 0 {
-                    return Ok(Some(self.make(
-                        start,
-                        self.src.len(),
-                        val,
-                        tok_line,
-                        Quote::None,
-                        None,
-                    )));
+                    return Ok(Some(self.make(start, self.src.len(), val, tok_line, Quote::None, None)));
                 }
                 return Ok(None);
             };
             self.pos += 1;
             let next_off = self.offset(self.pos);
 
-            if !quoted
-                && !bt_quoted
-                && !in_heredoc
-                && !heredoc_escaped
-                && val_len > 1
-                && val.starts_with("<<")
-            {
+            if !quoted && !bt_quoted && !in_heredoc && !heredoc_escaped && val_len > 1 && val.starts_with("<<") {
                 if ch == ' ' {
-                    return Ok(Some(self.make(
-                        start,
-                        off,
-                        val,
-                        tok_line,
-                        Quote::None,
-                        None,
-                    )));
+                    return Ok(Some(self.make(start, off, val, tok_line, Quote::None, None)));
                 }
                 if ch == '\r' {
                     continue;
@@ -365,7 +310,10 @@ impl<'a> Lexer<'a> {
                         return Err(self.err(self.line, format!("missing opening heredoc marker on line #{}; must contain only alphanumeric characters, dashes and underscores; got empty string", self.line)));
                     }
                     if val.starts_with("<<<") {
-                        return Err(self.err(self.line, format!("too many '<' for heredoc on line #{}; only use two, for example <<END", self.line)));
+                        return Err(self.err(
+                            self.line,
+                            format!("too many '<' for heredoc on line #{}; only use two, for example <<END", self.line),
+                        ));
                     }
                     marker = val[2..].to_string();
                     if !is_marker(&marker) {
@@ -393,14 +341,7 @@ impl<'a> Lexer<'a> {
                     self.line += self.skipped;
                     self.skipped = 0;
                     let m = Some(marker);
-                    return Ok(Some(self.make(
-                        start,
-                        next_off,
-                        text,
-                        tok_line,
-                        Quote::Heredoc,
-                        m,
-                    )));
+                    return Ok(Some(self.make(start, next_off, text, tok_line, Quote::Heredoc, m)));
                 }
                 continue;
             }
@@ -418,11 +359,7 @@ impl<'a> Lexer<'a> {
                     }
                     escaped = false;
                 } else if (quoted && ch == '"') || (bt_quoted && ch == '`') {
-                    let q = if quoted {
-                        Quote::Double
-                    } else {
-                        Quote::Backtick
-                    };
+                    let q = if quoted { Quote::Double } else { Quote::Backtick };
                     return Ok(Some(self.make(start, next_off, val, tok_line, q, None)));
                 }
                 if ch == '\n' {
@@ -449,14 +386,7 @@ impl<'a> Lexer<'a> {
                     comment = false;
                 }
                 if val_len > 0 {
-                    return Ok(Some(self.make(
-                        start,
-                        off,
-                        val,
-                        tok_line,
-                        Quote::None,
-                        None,
-                    )));
+                    return Ok(Some(self.make(start, off, val, tok_line, Quote::None, None)));
                 }
                 continue;
             }

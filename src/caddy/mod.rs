@@ -9,8 +9,6 @@ pub mod tree;
 
 pub use error::{ErrorKind, ParseError};
 pub use import::{expand_str, load, Loaded};
-pub use lexer::{
-    substitute_env, tokenize, LexError, LexErrorKind, Lexed, Quote, Token, Trivia, TriviaKind,
-};
+pub use lexer::{substitute_env, tokenize, LexError, LexErrorKind, Lexed, Quote, Token, Trivia, TriviaKind};
 pub use parser::{parse_fragment, parse_str};
 pub use tree::{Block, BlockKind, Document, Item, Segment, ServerBlock};

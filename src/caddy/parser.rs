@@ -17,11 +17,7 @@ pub fn parse_str(src: &str, file: &Path) -> Result<Document, ParseError> {
     let lexed = tokenize(src, file)?;
     let mut p = Parser::new(lexed.tokens, None);
     let blocks = p.parse_all()?;
-    Ok(Document {
-        file: Arc::from(file),
-        blocks,
-        trailing: lexed.trailing,
-    })
+    Ok(Document { file: Arc::from(file), blocks, trailing: lexed.trailing })
 }
 
 /// Parses a file of directives (one imported inside a site block) without expanding imports:
@@ -36,18 +32,8 @@ pub fn parse_fragment(src: &str, file: &Path) -> Result<Document, ParseError> {
         }
         body.push(p.segment()?);
     }
-    let blocks = vec![ServerBlock {
-        kind: BlockKind::Fragment,
-        keys: Vec::new(),
-        open: None,
-        body,
-        close: None,
-    }];
-    Ok(Document {
-        file: Arc::from(file),
-        blocks,
-        trailing: lexed.trailing,
-    })
+    let blocks = vec![ServerBlock { kind: BlockKind::Fragment, keys: Vec::new(), open: None, body, close: None }];
+    Ok(Document { file: Arc::from(file), blocks, trailing: lexed.trailing })
 }
 
 pub(super) struct Parser<'e, 'a> {
@@ -69,12 +55,7 @@ pub(super) fn syntax(t: &Token, msg: String) -> ParseError {
 impl<'e, 'a> Parser<'e, 'a> {
     pub(super) fn new(toks: Vec<Token>, expander: Option<&'e mut Expander<'a>>) -> Self {
         let expanding = expander.is_some();
-        Parser {
-            toks,
-            pos: 0,
-            expander,
-            expanding,
-        }
+        Parser { toks, pos: 0, expander, expanding }
     }
 
     pub(super) fn peek(&self) -> Option<&Token> {
@@ -91,10 +72,7 @@ impl<'e, 'a> Parser<'e, 'a> {
 
     /// Whether the next token starts a new line relative to the one before it.
     fn at_line_start(&self) -> bool {
-        match (
-            self.pos.checked_sub(1).and_then(|i| self.toks.get(i)),
-            self.peek(),
-        ) {
+        match (self.pos.checked_sub(1).and_then(|i| self.toks.get(i)), self.peek()) {
             (None, _) => true,
             (Some(prev), Some(cur)) => prev.next_is_on_new_line(cur),
             (Some(_), None) => false,
@@ -142,24 +120,14 @@ impl<'e, 'a> Parser<'e, 'a> {
         };
         let raw_body = matches!(kind, BlockKind::Snippet(_) | BlockKind::NamedRoute(_));
         if self.peek().is_some_and(Token::is_open_brace) {
-            let Some(open) = self.bump() else {
-                unreachable!("peeked an open brace")
-            };
+            let Some(open) = self.bump() else { unreachable!("peeked an open brace") };
             let was = self.expanding;
             self.expanding = was && !raw_body;
             let result = self.body_until_close(&open);
             self.expanding = was;
             let (body, close) = result?;
-            let block = ServerBlock {
-                kind,
-                keys,
-                open: Some(open),
-                body,
-                close: Some(close),
-            };
-            if let (BlockKind::Snippet(name), Some(exp)) =
-                (&block.kind, self.expander.as_deref_mut())
-            {
+            let block = ServerBlock { kind, keys, open: Some(open), body, close: Some(close) };
+            if let (BlockKind::Snippet(name), Some(exp)) = (&block.kind, self.expander.as_deref_mut()) {
                 if self.expanding {
                     exp.define_snippet(name, &block)?;
                 }
@@ -167,10 +135,7 @@ impl<'e, 'a> Parser<'e, 'a> {
             return Ok(block);
         }
         if let (true, Some(k)) = (raw_body, keys.first()) {
-            return Err(syntax(
-                k,
-                format!("{} needs a '{{ ... }}' block on the same line", k.text),
-            ));
+            return Err(syntax(k, format!("{} needs a '{{ ... }}' block on the same line", k.text)));
         }
         // The single-site form: no braces, the rest of the file is the site's body.
         let mut body = Vec::new();
@@ -184,13 +149,7 @@ impl<'e, 'a> Parser<'e, 'a> {
             }
             body.push(self.segment()?);
         }
-        Ok(ServerBlock {
-            kind,
-            keys,
-            open: None,
-            body,
-            close: None,
-        })
+        Ok(ServerBlock { kind, keys, open: None, body, close: None })
     }
 
     /// Site addresses up to `{` or the end of the line (a trailing comma continues the list).
@@ -200,7 +159,10 @@ impl<'e, 'a> Parser<'e, 'a> {
         while let Some(t) = self.peek() {
             if t.is_open_brace() {
                 if expecting_another {
-                    return Err(syntax(t, "expected another site address after ',' but found '{'; remove the extra comma".to_string()));
+                    return Err(syntax(
+                        t,
+                        "expected another site address after ',' but found '{'; remove the extra comma".to_string(),
+                    ));
                 }
                 break;
             }
@@ -216,7 +178,13 @@ impl<'e, 'a> Parser<'e, 'a> {
                 return Err(err(t, ErrorKind::UnmatchedClose));
             }
             if t.text.starts_with('@') {
-                return Err(syntax(t, format!("request matchers may not be defined globally, they must be in a site block; found {}", t.text)));
+                return Err(syntax(
+                    t,
+                    format!(
+                        "request matchers may not be defined globally, they must be in a site block; found {}",
+                        t.text
+                    ),
+                ));
             }
             if t.quote == super::lexer::Quote::None && t.text.ends_with('{') {
                 return Err(err(t, ErrorKind::BraceNotAtEndOfLine));
@@ -228,10 +196,7 @@ impl<'e, 'a> Parser<'e, 'a> {
             if value.contains(',') {
                 return Err(syntax(
                     t,
-                    format!(
-                        "site addresses cannot contain a comma: '{}'; put a space after the comma",
-                        t.text
-                    ),
+                    format!("site addresses cannot contain a comma: '{}'; put a space after the comma", t.text),
                 ));
             }
             if let Some(tok) = self.bump() {
@@ -240,7 +205,10 @@ impl<'e, 'a> Parser<'e, 'a> {
         }
         if expecting_another && self.peek().is_none() {
             if let Some(last) = keys.last() {
-                return Err(syntax(last, "the file ends after a ',' in the site addresses; add the address or remove the comma".to_string()));
+                return Err(syntax(
+                    last,
+                    "the file ends after a ',' in the site addresses; add the address or remove the comma".to_string(),
+                ));
             }
         }
         Ok(keys)
@@ -254,9 +222,7 @@ impl<'e, 'a> Parser<'e, 'a> {
                 return Err(err(open, ErrorKind::UnclosedBrace));
             };
             if t.is_close_brace() {
-                let Some(close) = self.bump() else {
-                    unreachable!("peeked a close brace")
-                };
+                let Some(close) = self.bump() else { unreachable!("peeked a close brace") };
                 return Ok((body, close));
             }
             if self.expanding && t.text == "import" {
@@ -269,9 +235,7 @@ impl<'e, 'a> Parser<'e, 'a> {
 
     /// A directive line with the blocks it opens.
     fn segment(&mut self) -> Result<Segment, ParseError> {
-        let Some(first) = self.bump() else {
-            unreachable!("segment() is called with a token ahead")
-        };
+        let Some(first) = self.bump() else { unreachable!("segment() is called with a token ahead") };
         if first.is_open_brace() {
             return Err(err(&first, ErrorKind::BraceOnNewLine));
         }
@@ -288,11 +252,7 @@ impl<'e, 'a> Parser<'e, 'a> {
                     }
                 }
                 let (body, close) = self.body_until_close(&tok)?;
-                items.push(Item::Block(Block {
-                    open: tok,
-                    body,
-                    close,
-                }));
+                items.push(Item::Block(Block { open: tok, body, close }));
             } else {
                 items.push(Item::Token(tok));
             }
