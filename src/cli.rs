@@ -61,11 +61,20 @@ pub enum Cmd {
         profile: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Save the plan, with the sha256 of every file read, for `harden apply FILE`.
+        #[arg(long, value_name = "PLANFILE")]
+        out: Option<PathBuf>,
     },
-    /// Apply the profile: change only what differs, then verify nothing is left.
+    /// Apply the profile (or a saved plan): change only what differs, then verify nothing is left.
     Apply {
+        /// A plan saved with `plan --out`: applied exactly, refused if anything changed since.
+        #[arg(value_name = "PLANFILE", conflicts_with = "profile", required_unless_present = "profile")]
+        plan: Option<PathBuf>,
         #[arg(long)]
-        profile: PathBuf,
+        profile: Option<PathBuf>,
+        /// Write even for a ufw version whose file format is not verified.
+        #[arg(long)]
+        force: bool,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
@@ -128,15 +137,20 @@ pub fn run(cli: Cli) -> Result<i32> {
     if !cli.root.is_dir() {
         bail!("--root {}: not a directory", cli.root.display());
     }
-    let sys = System::real(&cli.root);
+    let mut sys = System::real(&cli.root);
     match cli.command {
-        Cmd::Plan { profile, format } | Cmd::Check { profile, format } if false => {
-            let _ = (profile, format);
-            unreachable!()
-        }
-        Cmd::Plan { profile, format } => {
+        Cmd::Plan { profile, format, out } => {
+            if out.is_some() {
+                sys.record_reads();
+            }
             let prof = profile::load(&profile)?;
             let plan = engine::plan(&sys, &prof)?;
+            if let Some(out) = &out {
+                crate::saved::save(out, &sys, &prof, &plan)?;
+                if !cli.quiet && format == Format::Human {
+                    eprintln!("plan saved to {}; apply it with `harden apply {}`", out.display(), out.display());
+                }
+            }
             match format {
                 Format::Human => {
                     if !cli.quiet {
@@ -162,10 +176,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(if plan.has_changes() || plan.findings().next().is_some() { 2 } else { 0 })
         }
-        Cmd::Apply { profile, yes, allow_lockout, format, lock_timeout } => {
-            let prof = profile::load(&profile)?;
+        Cmd::Apply { plan: planfile, profile, yes, allow_lockout, force, format, lock_timeout } => {
             let _lock = crate::lock::acquire(&sys, Duration::from_secs(lock_timeout))?;
-            let plan = engine::plan(&sys, &prof)?;
+            let (prof, plan) = match (&planfile, &profile) {
+                (Some(pf), _) => {
+                    let saved = crate::saved::load(pf)?;
+                    crate::saved::verify(&saved, &sys, pf)?;
+                    let prof = profile::load(std::path::Path::new(&saved.plan.profile))?;
+                    (prof, saved.plan)
+                }
+                (None, Some(p)) => {
+                    let prof = profile::load(p)?;
+                    let plan = engine::plan(&sys, &prof)?;
+                    (prof, plan)
+                }
+                (None, None) => bail!("give a saved plan file or --profile"),
+            };
             if format == Format::Human && !cli.quiet {
                 print(&render::plan_human(&plan, &style, false));
             }
@@ -193,7 +219,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                     return Ok(1);
                 }
             }
-            let report = engine::apply(&sys, &plan, &prof, &ApplyOptions { allow_lockout })?;
+            let opts = ApplyOptions { allow_lockout, force, saved: planfile.is_some() };
+            let report = engine::apply(&sys, &plan, &prof, &opts)?;
             match format {
                 Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
                 Format::Human => {

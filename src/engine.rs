@@ -56,12 +56,55 @@ fn stamp() -> String {
 
 pub struct ApplyOptions {
     pub allow_lockout: bool,
+    pub force: bool,
+    /// A saved plan is applied exactly: a file changed since means refusal,
+    /// where a fresh plan is simply made again.
+    pub saved: bool,
 }
 
 /// Apply a plan, then plan again from the profile: nothing may be left.
+/// When another writer changed a file between planning and writing, plan
+/// again (at most three times) instead of overwriting its change.
 pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) -> Result<ApplyReport> {
+    let mut plan = plan.clone();
+    for attempt in 0.. {
+        match apply_once(sys, &plan, profile, opts)? {
+            Attempt::Done(r) => return Ok(r),
+            Attempt::Stale(msg) if !opts.saved && attempt < 3 => {
+                tracing::warn!("{msg}; planning again");
+                plan = self::plan(sys, profile)?;
+            }
+            Attempt::Stale(msg) => bail!("{msg}. Nothing was changed."),
+            Attempt::Installed => plan = self::plan(sys, profile)?,
+        }
+    }
+    unreachable!()
+}
+
+enum Attempt {
+    Done(ApplyReport),
+    Stale(String),
+    Installed,
+}
+
+fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) -> Result<Attempt> {
     let mut report = ApplyReport { schema_version: SCHEMA_VERSION, ..Default::default() };
     let stamp = stamp();
+    for r in &plan.resources {
+        if let Actions::Firewall(a) = &r.actions {
+            if a.install {
+                ufw::apply::install(sys)?;
+                let o = ufw::observe::observe(sys).map_err(|e| anyhow!("{e}"))?;
+                if !o.installed {
+                    bail!(
+                        "apt-get install ufw finished, but {} still does not exist",
+                        sys.path(ufw::observe::UFW_CONF).display()
+                    );
+                }
+                return Ok(Attempt::Installed);
+            }
+        }
+    }
     // Refusals are checked for every resource before anything is written.
     for r in &plan.resources {
         if let Actions::Firewall(a) = &r.actions {
@@ -82,16 +125,24 @@ pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) 
             continue;
         }
         match &r.actions {
-            Actions::Firewall(a) => match ufw::apply::apply(sys, a, opts.allow_lockout, &stamp) {
+            Actions::Firewall(a) => match ufw::apply::apply(
+                sys,
+                a,
+                &ufw::apply::Options { allow_lockout: opts.allow_lockout, force: opts.force },
+                &stamp,
+            ) {
                 Ok(done) => {
                     rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
                     rr.backup = done.backup;
                     rr.notes = done.notes;
                 }
+                Err(ufw::apply::ApplyError::Stale { path, .. }) => {
+                    return Ok(Attempt::Stale(format!("{path} changed since the plan was made")));
+                }
                 Err(e) => {
                     rr.failed = Some(e.to_string());
                     report.resources.push(rr);
-                    return Ok(report);
+                    return Ok(Attempt::Done(report));
                 }
             },
             Actions::None => {}
@@ -100,7 +151,7 @@ pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) 
     }
     let again = self::plan(sys, profile).context("planning again after apply")?;
     report.remaining = again.changes().map(|c| c.summary.clone()).collect();
-    Ok(report)
+    Ok(Attempt::Done(report))
 }
 
 /// The observed state of every resource as a profile (TOML table).

@@ -8,5 +8,6 @@ pub mod lock;
 pub mod plan;
 pub mod profile;
 pub mod render;
+pub mod saved;
 pub mod system;
 pub mod ufw;

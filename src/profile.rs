@@ -51,6 +51,8 @@ struct RawHost {
 #[serde(deny_unknown_fields)]
 struct RawFirewall {
     enabled: Option<bool>,
+    ipv6: Option<bool>,
+    install: Option<bool>,
     logging: Option<Spanned<String>>,
     purge: Option<bool>,
     keep: Option<Vec<String>>,
@@ -138,6 +140,10 @@ pub struct Defaults {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirewallSpec {
     pub enabled: Option<bool>,
+    /// IPV6=yes|no in /etc/default/ufw.
+    pub ipv6: Option<bool>,
+    /// Install ufw with the package manager when it is missing (default true).
+    pub install: Option<bool>,
     /// off|low|medium|high|full
     pub logging: Option<Field<String>>,
     pub purge: bool,
@@ -231,6 +237,8 @@ fn policy(ctx: &Ctx, s: &Option<Spanned<String>>, dir: &str) -> Result<Option<Fi
 struct Layer {
     host: RawHost,
     enabled: Option<bool>,
+    ipv6: Option<bool>,
+    install: Option<bool>,
     has_firewall: bool,
     logging: Option<Field<String>>,
     purge: Option<bool>,
@@ -321,6 +329,8 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     if let Some(fw) = raw.firewall {
         layer.has_firewall = true;
         layer.enabled = fw.enabled;
+        layer.ipv6 = fw.ipv6;
+        layer.install = fw.install;
         if let Some(l) = &fw.logging {
             one_of(&ctx, l, "logging", &["off", "low", "medium", "high", "full"])?;
             layer.logging = Some(ctx.field(l));
@@ -350,6 +360,9 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
 
 /// Load a profile and everything it extends.
 pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+    // Absolute paths, so a saved plan names the profile from anywhere.
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = abs.as_path();
     let mut layers = Vec::new();
     load_layers(path, &mut Vec::new(), &mut layers)?;
     let mut host = Host::default();
@@ -364,6 +377,8 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         }
         let f = fw.get_or_insert_with(FirewallSpec::default);
         f.enabled = l.enabled.or(f.enabled);
+        f.ipv6 = l.ipv6.or(f.ipv6);
+        f.install = l.install.or(f.install);
         f.logging = l.logging.or(f.logging.take());
         f.purge = l.purge.unwrap_or(f.purge);
         if let Some(k) = l.keep {

@@ -24,6 +24,9 @@ pub enum LoadStep {
     Policies,
     /// `iptables-restore -n` of user.rules (and user6.rules).
     RestoreRules,
+    /// `ufw reload`: only for switching IPv6 on or off, which sets up or
+    /// tears down all of ufw's ip6tables chains.
+    Reload,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +42,12 @@ pub struct FirewallActions {
     pub lockout: Option<String>,
     /// Why apply cannot run at all (e.g. ufw not installed).
     pub blocked: Option<String>,
+    /// Install ufw with apt-get first, then plan again.
+    #[serde(default)]
+    pub install: bool,
+    /// A ufw version whose file format is not verified: apply needs --force.
+    #[serde(default)]
+    pub unverified_version: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +208,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let mut findings = Vec::new();
     let mut warnings = Vec::new();
     let mut views = Vec::new();
-    let empty = |blocked: Option<String>| FirewallActions {
+    let empty = |blocked: Option<String>, install: bool| FirewallActions {
         writes: vec![],
         load: vec![],
         input: Policy::Deny,
@@ -208,25 +217,69 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         ipv6: o.ipv6,
         lockout: None,
         blocked,
+        install,
+        unverified_version: None,
     };
     if !o.installed {
-        findings.push(Finding {
-            id: "firewall.not_installed".into(),
-            message: format!("ufw is not installed: {} does not exist", sys.path(UFW_CONF).display()),
-            location: None,
-            remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
-        });
+        let can_install = spec.install.unwrap_or(true) && sys.is_live() && sys.has_program("apt-get");
+        if can_install {
+            changes.push(Change {
+                kind: ChangeKind::Add,
+                item: "firewall.install".into(),
+                summary: "install ufw (apt-get install -y ufw), then plan the rest".into(),
+                expected: Some("installed".into()),
+                actual: Some("not installed".into()),
+            });
+        } else {
+            let why = if !spec.install.unwrap_or(true) {
+                "`install = false` in the profile"
+            } else if !sys.is_live() {
+                "harden never installs packages under a --root other than /"
+            } else {
+                "no apt-get on this system"
+            };
+            findings.push(Finding {
+                id: "firewall.not_installed".into(),
+                message: format!("ufw is not installed: {} does not exist ({why})", sys.path(UFW_CONF).display()),
+                location: None,
+                remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
+            });
+        }
+        let blocked = (!can_install)
+            .then(|| "ufw is not installed; install it with `apt-get install ufw` and run apply again".to_string());
         return Ok(ResourcePlan {
             resource: "firewall".into(),
             changes,
             findings,
             warnings,
             views,
-            actions: Actions::Firewall(empty(Some(
-                "ufw is not installed; install it with `apt-get install ufw` and run apply again".into(),
-            ))),
+            actions: Actions::Firewall(empty(blocked, can_install)),
         });
     }
+    let unverified_version = match &o.version {
+        Some(v) if !observe::VERIFIED_VERSIONS.contains(&v.as_str()) => Some(v.clone()),
+        Some(_) => None,
+        None if sys.is_live() => Some("unknown".into()),
+        None => {
+            warnings.push(format!(
+                "ufw version unknown under {} (no /usr/sbin/ufw): files are written in ufw 0.36.2's format",
+                sys.root().display()
+            ));
+            None
+        }
+    };
+    if o.version.as_deref() == Some("0.36.1")
+        && spec.rules.iter().any(|r| r.proto.as_ref().is_some_and(|p| p.value == "vrrp"))
+    {
+        return Err(PlanError::Other("ufw 0.36.1 does not support proto vrrp (added in 0.36.2)".into()));
+    }
+    // IPv6: with IPV6=no, ufw keeps no IPv6 rules; switching it off is shown
+    // as the removal of every IPv6 rule, never a silent loss.
+    let ipv6 = spec.ipv6.unwrap_or(o.ipv6);
+    let mut od = o.clone();
+    od.ipv6 = ipv6;
+    od.limit6 = ipv6 && if sys.is_live() { o.limit4 } else { o.v6.declares_limit || !o.v6.written_by_ufw };
+    let o_for_desired = od;
 
     // Settings.
     let enabled = spec.enabled.unwrap_or(o.enabled);
@@ -240,14 +293,19 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let forward = pol(&spec.defaults.routed, o.forward, Policy::Deny);
 
     // Rules.
-    let (d4, d6) = desired_all(&o, spec, &mut warnings)?;
+    let (d4, d6) = desired_all(&o_for_desired, spec, &mut warnings)?;
     let keep = globset_of(&spec.keep)?;
     let keep_fn = |r: &Rule| {
         let c = r.comment_text();
         !c.is_empty() && keep.is_match(&c)
     };
     let m4 = merge(&o.v4.rules, &d4, spec.purge, &keep_fn);
-    let m6 = merge(&o.v6.rules, &d6, spec.purge, &keep_fn);
+    let m6 = if ipv6 {
+        // Dormant rules (IPV6 was no) come back; purge decides as usual.
+        merge(&o.v6.rules, &d6, spec.purge, &keep_fn)
+    } else {
+        merge(&o.v6.rules, &[], o.ipv6, &|_| false)
+    };
     rule_changes(&m4, &m6, &mut changes);
 
     if m4.rules != o.v4.rules || m6.rules != o.v6.rules {
@@ -283,6 +341,21 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         });
         conf.set("LOGLEVEL", loglevel.as_str());
     }
+    if ipv6 != o.ipv6 {
+        let removed = m6.removed.len();
+        changes.push(Change {
+            kind: ChangeKind::Change,
+            item: "firewall.ipv6".into(),
+            summary: if ipv6 {
+                "IPV6=yes in /etc/default/ufw (ufw loads user6.rules again)".into()
+            } else {
+                format!("IPV6=no in /etc/default/ufw: ufw keeps no IPv6 rules, so the {removed} IPv6 rule(s) above are removed")
+            },
+            expected: Some(if ipv6 { "yes" } else { "no" }.into()),
+            actual: Some(if o.ipv6 { "yes" } else { "no" }.into()),
+        });
+        defaults.set("IPV6", if ipv6 { "yes" } else { "no" });
+    }
     let mut policy_changed = false;
     for (key, dir, want, cur, managed) in [
         ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
@@ -315,9 +388,16 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
 
     // Files.
-    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6: o.ipv6 };
+    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6 };
     let new4 = rulesfile::write(&m4.rules, false, &ctx(o.limit4));
-    let new6 = if o.ipv6 { rulesfile::write(&m6.rules, true, &ctx(o.limit6)) } else { o.v6_text.clone() };
+    let new6 = if ipv6 {
+        rulesfile::write(&m6.rules, true, &ctx(o_for_desired.limit6))
+    } else if o.ipv6 {
+        // What ufw writes with IPV6=no: no rules, no logging, no limit chains.
+        rulesfile::write(&[], true, &ctx(false))
+    } else {
+        o.v6_text.clone()
+    };
     // A file whose generated lines disagree with its tuples is drift of its own.
     let octx = |limit: bool| WriteContext {
         loglevel: o.loglevel.unwrap_or(LogLevel::Low),
@@ -393,6 +473,8 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             load.push(LoadStep::Enable);
         } else if !enabled && o.enabled {
             load.push(LoadStep::Disable);
+        } else if enabled && ipv6 != o.ipv6 {
+            load.push(LoadStep::Reload);
         } else if enabled {
             if policy_changed {
                 load.push(LoadStep::Policies);
@@ -425,9 +507,11 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             input,
             output,
             forward,
-            ipv6: o.ipv6,
+            ipv6,
             lockout: lock,
             blocked: None,
+            install: false,
+            unverified_version,
         }),
     })
 }
