@@ -195,6 +195,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             if format == Format::Human && !cli.quiet {
                 print(&render::plan_human(&plan, &style, false));
             }
+            if let Some(b) = plan.blocked() {
+                bail!("{b}. Nothing was changed.");
+            }
             if !plan.has_changes() {
                 if format == Format::Json {
                     print(&format!(

@@ -88,6 +88,9 @@ enum Attempt {
 }
 
 fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) -> Result<Attempt> {
+    if let Some(b) = plan.blocked() {
+        bail!("{b}. Nothing was changed.");
+    }
     let mut report = ApplyReport { schema_version: SCHEMA_VERSION, ..Default::default() };
     let stamp = stamp();
     for r in &plan.resources {

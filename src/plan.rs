@@ -93,6 +93,13 @@ impl Plan {
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.resources.iter().flat_map(|r| r.findings.iter())
     }
+    /// Why apply cannot proceed at all, if some resource says so.
+    pub fn blocked(&self) -> Option<String> {
+        self.resources.iter().find_map(|r| match &r.actions {
+            Actions::Firewall(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
+            Actions::None => None,
+        })
+    }
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
     }

@@ -89,6 +89,7 @@ pub struct System {
     /// Kept only when asked for (saved plans), since hashing costs time.
     reads: RefCell<BTreeMap<String, String>>,
     record: bool,
+    live: bool,
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -98,7 +99,17 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl System {
     pub fn new(root: impl Into<PathBuf>, runner: Box<dyn Runner>) -> System {
-        System { root: root.into(), runner, reads: RefCell::new(BTreeMap::new()), record: false }
+        let root: PathBuf = root.into();
+        let live = root == Path::new("/");
+        System { root, runner, reads: RefCell::new(BTreeMap::new()), record: false, live }
+    }
+
+    /// A system whose root is treated as the running machine: for tests of
+    /// live-only decisions (install, loading) with a recording runner.
+    pub fn pretend_live(root: impl Into<PathBuf>, runner: Box<dyn Runner>) -> System {
+        let mut s = System::new(root, runner);
+        s.live = true;
+        s
     }
 
     pub fn real(root: impl Into<PathBuf>) -> System {
@@ -116,7 +127,7 @@ impl System {
 
     /// The running kernel belongs to this root (only then may harden load rules).
     pub fn is_live(&self) -> bool {
-        self.root == Path::new("/")
+        self.live
     }
 
     /// The host path of an absolute in-root path.

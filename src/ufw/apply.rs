@@ -184,7 +184,7 @@ pub fn apply(sys: &System, a: &FirewallActions, opts: &Options, stamp: &str) -> 
         )));
     }
     let mut done = Applied::default();
-    if a.writes.is_empty() {
+    if a.writes.is_empty() && a.load.is_empty() {
         return Ok(done);
     }
     if let Ok(ms) = std::env::var("HARDEN_TEST_PAUSE_BEFORE_WRITE_MS") {
@@ -204,8 +204,10 @@ pub fn apply(sys: &System, a: &FirewallActions, opts: &Options, stamp: &str) -> 
     }
     let paths: Vec<&str> = a.writes.iter().map(|w| w.path.as_str()).collect();
     let old: Vec<Option<Vec<u8>>> = paths.iter().map(|p| sys.read(p)).collect::<Result<_, _>>()?;
-    let backup = sys.backup(&paths, stamp)?;
-    done.backup = Some(sys.path(&backup).display().to_string());
+    if !paths.is_empty() {
+        let backup = sys.backup(&paths, stamp)?;
+        done.backup = Some(sys.path(&backup).display().to_string());
+    }
     for (i, w) in a.writes.iter().enumerate() {
         // Once more right before the rename, for writers that ignore the lock;
         // then undo only what harden itself wrote.

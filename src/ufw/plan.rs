@@ -7,7 +7,7 @@ use super::merge::{merge, Merged};
 use super::observe::{self, Observed, DEFAULTS, UFW_CONF, USER6_RULES, USER_RULES};
 use super::rule::Rule;
 use super::rulesfile::{self, WriteContext};
-use super::{lockout, LogLevel, Policy};
+use super::{kernel, lockout, LogLevel, Policy};
 use crate::plan::{Actions, Change, ChangeKind, FileWrite, Finding, ResourcePlan, View};
 use crate::profile::{FirewallSpec, PolicyWord, ProfileError};
 use crate::system::{sha256_hex, System};
@@ -364,7 +364,10 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
         let exact = raw.as_deref() == Some(want.file_value());
-        if Some(want) != cur || (managed && !exact) {
+        // A value ufw-init (shell) cannot use is rewritten even when the
+        // profile does not name it: the firewall would not start as written.
+        let _ = managed;
+        if Some(want) != cur || !exact {
             let actual = raw.clone().unwrap_or_else(|| "unset".into());
             let summary = if Some(want) == cur {
                 format!(
@@ -440,6 +443,25 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
     }
 
+    // The live kernel must carry what the (planned) files say.
+    let (mut kernel_rules, mut kernel_policy, mut kernel_start) = (false, false, false);
+    if enabled && o.enabled && ipv6 == o.ipv6 {
+        if let Some(drift) = kernel::compare(sys, &new4, ipv6.then_some(new6.as_str()), (input, output, forward)) {
+            for d in &drift {
+                kernel_rules = true;
+                kernel_policy |= d.is_policy();
+                kernel_start |= d.not_loaded();
+                changes.push(Change {
+                    kind: ChangeKind::Change,
+                    item: "firewall.kernel".into(),
+                    summary: format!("load the files into the kernel: {}", d.describe()),
+                    expected: Some("the kernel carries user.rules and the default policies".into()),
+                    actual: Some(d.describe()),
+                });
+            }
+        }
+    }
+
     let mut writes = Vec::new();
     let mut files_changed = false;
     for (path, old, new, mode) in [
@@ -475,11 +497,14 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             load.push(LoadStep::Disable);
         } else if enabled && ipv6 != o.ipv6 {
             load.push(LoadStep::Reload);
+        } else if enabled && kernel_start {
+            // ENABLED=yes but nothing loaded: ufw's own start loads everything.
+            load.push(LoadStep::Enable);
         } else if enabled {
-            if policy_changed {
+            if policy_changed || kernel_policy {
                 load.push(LoadStep::Policies);
             }
-            if files_changed || policy_changed {
+            if files_changed || policy_changed || kernel_rules {
                 load.push(LoadStep::RestoreRules);
             }
         }
