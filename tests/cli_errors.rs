@@ -173,3 +173,31 @@ fn lockout_guard_refuses_to_deny_ssh() {
     let r = root.harden(&["apply", "--yes", "--profile", &root.file("/p2.toml").display().to_string()]);
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn lockout_guard_judges_the_actual_ssh_client() {
+    let Some(root) = Root::new() else { return };
+    let only_lan = "[firewall]\nenabled = true\n[firewall.defaults]\nincoming = \"deny\"\n[[firewall.rules]]\naction = \"allow\"\nport = 22\nproto = \"tcp\"\nfrom = \"10.0.0.0/8\"\n";
+    root.write("/p.toml", only_lan);
+    let p = root.file("/p.toml").display().to_string();
+    let run = |conn: Option<&str>| {
+        let mut c = std::process::Command::new(support::harden_bin());
+        c.args(["--root", &root.path().display().to_string(), "plan", "--profile", &p]).env("NO_COLOR", "1");
+        match conn {
+            Some(v) => c.env("SSH_CONNECTION", v),
+            None => c.env_remove("SSH_CONNECTION"),
+        };
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    assert!(run(Some("192.168.1.5 5555 10.0.0.1 22")).contains("lockout guard"), "a client outside 10.0.0.0/8 is locked out");
+    assert!(!run(Some("10.1.2.3 5555 10.0.0.1 22")).contains("lockout guard"), "a client inside 10.0.0.0/8 gets in");
+    assert!(run(Some("garbage")).contains("lockout guard"), "no usable client: only a rule for every source counts");
+    assert!(run(None).contains("lockout guard"));
+    let eth9 = "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"allow\"\nport = 22\nproto = \"tcp\"\ninterface = \"eth9\"\n";
+    root.write("/p.toml", eth9);
+    assert!(run(None).contains("lockout guard"), "an allow on one interface may not be the way in");
+    root.write("/etc/ssh/sshd_config", "# caf\u{e9}\nPort=2222\n");
+    root.write("/p.toml", "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n");
+    let out = run(None);
+    assert!(out.contains("port 2222"), "Port=2222 is sshd's Keyword=value form: {out}");
+}
