@@ -101,6 +101,16 @@ pub enum Cmd {
     },
 }
 
+impl Cli {
+    /// The command asked for JSON: errors are then reported as JSON too.
+    pub fn json_output(&self) -> bool {
+        match &self.command {
+            Cmd::Plan { format, .. } | Cmd::Apply { format, .. } | Cmd::Check { format, .. } => *format == Format::Json,
+            Cmd::Show { format } => *format == ShowFormat::Json,
+        }
+    }
+}
+
 fn color_on(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
@@ -111,7 +121,7 @@ fn color_on(c: ColorChoice) -> bool {
     }
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, color: bool) {
     let level = if quiet {
         "error"
     } else {
@@ -121,7 +131,12 @@ fn init_tracing(verbose: u8, quiet: bool) {
             _ => "trace",
         }
     };
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(level).without_time().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_env_filter(level)
+        .without_time()
+        .try_init();
 }
 
 fn print(s: &str) {
@@ -132,8 +147,11 @@ fn print(s: &str) {
 
 /// Run the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    init_tracing(cli.verbose, cli.quiet);
     let style = Style { color: color_on(cli.color), verbose: cli.verbose > 0 };
+    init_tracing(cli.verbose, cli.quiet, style.color);
+    if !cli.root.exists() {
+        bail!("--root {}: no such directory", cli.root.display());
+    }
     if !cli.root.is_dir() {
         bail!("--root {}: not a directory", cli.root.display());
     }

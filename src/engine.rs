@@ -38,12 +38,26 @@ pub struct ResourceReport {
 #[derive(Debug, Default, Serialize)]
 pub struct ApplyReport {
     pub schema_version: u32,
+    pub kind: &'static str,
+    pub harden_version: &'static str,
+    pub profile: String,
+    pub root: String,
     pub resources: Vec<ResourceReport>,
     /// Changes still planned after apply (must be empty).
     pub remaining: Vec<String>,
 }
 
 impl ApplyReport {
+    pub fn new(plan: &Plan) -> ApplyReport {
+        ApplyReport {
+            schema_version: SCHEMA_VERSION,
+            kind: "apply",
+            harden_version: env!("CARGO_PKG_VERSION"),
+            profile: plan.profile.clone(),
+            root: plan.root.clone(),
+            ..Default::default()
+        }
+    }
     pub fn failed(&self) -> bool {
         self.resources.iter().any(|r| r.failed.is_some()) || !self.remaining.is_empty()
     }
@@ -91,7 +105,7 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
     if let Some(b) = plan.blocked() {
         bail!("{b}. Nothing was changed.");
     }
-    let mut report = ApplyReport { schema_version: SCHEMA_VERSION, ..Default::default() };
+    let mut report = ApplyReport::new(plan);
     let stamp = stamp();
     for r in &plan.resources {
         if let Actions::Firewall(a) = &r.actions {

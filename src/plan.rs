@@ -108,6 +108,9 @@ impl Plan {
     }
     pub fn summary_line(&self) -> String {
         if !self.has_changes() {
+            if self.findings().next().is_some() {
+                return "No changes apply can make.".into();
+            }
             return "No changes. The host matches the profile.".into();
         }
         format!(

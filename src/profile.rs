@@ -309,7 +309,8 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let at0 = Location { file: path.to_path_buf(), line: 0, column: 0 };
     if stack.contains(&canon) {
-        return Err(ProfileError { at: at0, message: "`extends` cycle: this profile extends itself".into() });
+        let chain: Vec<String> = stack.iter().chain(std::iter::once(&canon)).map(|p| p.display().to_string()).collect();
+        return Err(ProfileError { at: at0, message: format!("`extends` cycle: {}", chain.join(" -> ")) });
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| ProfileError { at: at0.clone(), message: format!("cannot read profile: {e}") })?;
@@ -351,7 +352,20 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
             };
         }
         for r in fw.rules.iter().flatten() {
-            layer.rules.push(rule_spec(&ctx, r)?);
+            let (spec, drop) = rule_spec(&ctx, r)?;
+            // An id replaces an inherited rule; twice in one file is a mistake.
+            if let Some(id) = &spec.id {
+                if let Some((other, _)) = layer.rules.iter().find(|(o, _)| o.id.as_ref() == Some(id)) {
+                    return Err(ProfileError {
+                        at: spec.at.clone(),
+                        message: format!(
+                            "rule id '{id}' is already used at {} in the same file; ids must be unique",
+                            other.at
+                        ),
+                    });
+                }
+            }
+            layer.rules.push((spec, drop));
         }
     }
     out.push((path.to_path_buf(), layer));

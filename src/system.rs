@@ -130,9 +130,57 @@ impl System {
         self.live
     }
 
-    /// The host path of an absolute in-root path.
+    /// The host path of an absolute in-root path. Under a --root other
+    /// than /, symbolic links are followed inside the root (an absolute link
+    /// target means the root's path, as it would on that machine), so that
+    /// nothing outside the root is ever read or written.
     pub fn path(&self, p: &str) -> PathBuf {
-        self.root.join(p.trim_start_matches('/'))
+        if self.root == Path::new("/") {
+            return PathBuf::from("/").join(p.trim_start_matches('/'));
+        }
+        let mut out = self.root.clone();
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> = Path::new(p)
+            .components()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => Some(n.to_os_string()),
+                std::path::Component::ParentDir => Some("..".into()),
+                _ => None,
+            })
+            .collect();
+        let mut hops = 0;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                if out != self.root {
+                    out.pop();
+                }
+                continue;
+            }
+            let next = out.join(&c);
+            match fs::symlink_metadata(&next) {
+                Ok(m) if m.file_type().is_symlink() && hops < 40 => {
+                    hops += 1;
+                    let Ok(target) = fs::read_link(&next) else {
+                        out = next;
+                        continue;
+                    };
+                    if target.is_absolute() {
+                        out = self.root.clone();
+                    }
+                    let mut front: Vec<std::ffi::OsString> = target
+                        .components()
+                        .filter_map(|c| match c {
+                            std::path::Component::Normal(n) => Some(n.to_os_string()),
+                            std::path::Component::ParentDir => Some("..".into()),
+                            _ => None,
+                        })
+                        .collect();
+                    front.extend(todo.drain(..));
+                    todo = front.into();
+                }
+                _ => out = next,
+            }
+        }
+        out
     }
 
     /// Read a file; Ok(None) when it does not exist.

@@ -6,15 +6,19 @@ use harden::profile;
 use harden::system::{Output, Runner, SysError, System};
 use std::sync::{Arc, Mutex};
 
+/// Each call: the command line and what it was given on standard input.
+type Calls = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 struct FailFirstRestore {
-    calls: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    calls: Calls,
 }
 
 impl Runner for FailFirstRestore {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
         let mut c = self.calls.lock().unwrap();
         c.push((format!("{program} {}", args.join(" ")), stdin.unwrap_or_default().to_vec()));
-        let first_restore = program == "iptables-restore" && c.iter().filter(|(p, _)| p.starts_with("iptables-restore")).count() == 1;
+        let first_restore =
+            program == "iptables-restore" && c.iter().filter(|(p, _)| p.starts_with("iptables-restore")).count() == 1;
         Ok(Output {
             status: if first_restore { 1 } else { 0 },
             stdout: String::new(),
@@ -41,7 +45,11 @@ fn failed_load_restores_and_reloads_the_previous_files() {
     std::fs::write(r.join("usr/sbin/ufw"), "#!/usr/bin/python3\nversion = \"0.36.2\"\n").unwrap();
     // An enabled firewall with one rule, written by harden itself.
     let p1 = r.join("one.toml");
-    std::fs::write(&p1, "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n").unwrap();
+    std::fs::write(
+        &p1,
+        "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n",
+    )
+    .unwrap();
     let sys = System::new(r, Box::new(FailFirstRestore { calls: Arc::default() }));
     let prof = profile::load(&p1).unwrap();
     let plan = engine::plan(&sys, &prof).unwrap();
@@ -57,7 +65,12 @@ fn failed_load_restores_and_reloads_the_previous_files() {
     let plan = engine::plan(&sys, &prof).unwrap();
     let report = engine::apply(&sys, &plan, &prof, &opts).unwrap();
     let failed = report.resources[0].failed.clone().expect("the load failure is reported");
-    assert!(failed.contains("loading the new rules failed") && failed.contains("line 12 failed") && failed.contains("restored and loaded"), "{failed}");
+    assert!(
+        failed.contains("loading the new rules failed")
+            && failed.contains("line 12 failed")
+            && failed.contains("restored and loaded"),
+        "{failed}"
+    );
     assert_eq!(std::fs::read_to_string(r.join("etc/ufw/user.rules")).unwrap(), before, "previous user.rules is back");
     let calls = calls.lock().unwrap();
     let restores: Vec<_> = calls.iter().filter(|(p, _)| p.starts_with("iptables-restore")).collect();

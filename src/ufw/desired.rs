@@ -73,6 +73,9 @@ fn side(
                 if p.contains([',', ':']) {
                     return Err(f.err(format!("bad port '{p}': port lists and ranges must be numeric")));
                 }
+                if p.starts_with('-') || p.parse::<i64>().is_ok() {
+                    return Err(f.err(format!("bad port '{p}': ports are 1 to 65535")));
+                }
                 if !o.services.contains(p) {
                     return Err(f.err(format!(
                         "unknown service '{p}': it is not in the root's /etc/services; use a port number"

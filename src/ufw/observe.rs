@@ -106,6 +106,13 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
         if text.is_empty() && !installed {
             return Ok(RulesFile::default());
         }
+        if text.is_empty() && !sys.exists(path) {
+            return Err(ObserveError::Rules {
+                path: root_path(sys, path),
+                line: None,
+                source: rulesfile::RulesFileError::Missing,
+            });
+        }
         rulesfile::parse(text, v6, &services).map_err(|source| ObserveError::Rules {
             path: root_path(sys, path),
             line: source.line(),

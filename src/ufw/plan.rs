@@ -71,11 +71,22 @@ fn word(p: PolicyWord) -> Policy {
 }
 
 /// `ufw show added`-style list: IPv4 rules, then IPv6 rules not already shown.
+/// A rule of one family whose addresses do not say so is marked, since
+/// the same `ufw` command would add it to both.
 pub fn rules_view(v4: &[Rule], v6: &[Rule]) -> String {
+    let twins6: std::collections::HashSet<String> = v6.iter().map(|r| r.tuple_line()).collect();
+    let twins4: std::collections::HashSet<String> = v4.iter().map(|r| r.with_family(true).tuple_line()).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
     for r in v4.iter().chain(v6) {
-        let c = format!("ufw {}", r.command());
+        let mut c = format!("ufw {}", r.command());
+        let anywhere = crate::ufw::addr::is_anywhere(&r.src) && crate::ufw::addr::is_anywhere(&r.dst);
+        let twin =
+            if r.v6 { twins4.contains(&r.tuple_line()) } else { twins6.contains(&r.with_family(true).tuple_line()) };
+        let v4_only_proto = r.protocol == "ipv6" || r.protocol == "igmp";
+        if anywhere && !twin && !v4_only_proto {
+            c.push_str(if r.v6 { "   # IPv6 only" } else { "   # IPv4 only" });
+        }
         if seen.insert(c.clone()) {
             out.push_str(&c);
             out.push('\n');
@@ -363,7 +374,8 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
-        let exact = raw.as_deref() == Some(want.file_value());
+        // ufw-init (shell) compares the uppercase word; quotes are optional.
+        let exact = raw.as_deref().is_some_and(|r| r.trim_matches('"') == want.target());
         // A value ufw-init (shell) cannot use is rewritten even when the
         // profile does not name it: the firewall would not start as written.
         let _ = managed;
@@ -371,7 +383,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             let actual = raw.clone().unwrap_or_else(|| "unset".into());
             let summary = if Some(want) == cur {
                 format!(
-                    "ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init reads it as shell and ignores it)",
+                    "ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init, a shell script, only understands the uppercase word, so the kernel keeps ACCEPT)",
                     want.as_str(),
                     want.file_value()
                 )
@@ -520,6 +532,8 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         warnings.push("docker is present: ports it publishes bypass ufw (NAT and FORWARD)".into());
     }
 
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(ResourcePlan {
         resource: "firewall".into(),
         changes,

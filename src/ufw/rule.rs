@@ -82,12 +82,24 @@ pub fn hex_encode(s: &str) -> String {
 }
 
 /// Decode a tuple comment; None when it is not valid hex of UTF-8 text.
+/// Decode a tuple comment as ufw does: an odd last digit is dropped and
+/// bytes that are not UTF-8 are shown escaped. None only for non-hex
+/// characters, which make ufw itself crash.
 pub fn hex_decode(h: &str) -> Option<String> {
-    if h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let bytes: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0)).collect();
-    String::from_utf8(bytes).ok()
+    let even = &h[..h.len() - h.len() % 2];
+    let bytes: Vec<u8> =
+        (0..even.len()).step_by(2).map(|i| u8::from_str_radix(&even[i..i + 2], 16).unwrap_or(0)).collect();
+    Some(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e
+            .into_bytes()
+            .iter()
+            .map(|b| if b.is_ascii() { (*b as char).to_string() } else { format!("\\x{b:02x}") })
+            .collect(),
+    })
 }
 
 fn any_for(v6: bool) -> &'static str {
@@ -545,6 +557,7 @@ mod tests {
         let h = hex_encode("café ☕");
         assert_eq!(hex_decode(&h).unwrap(), "café ☕");
         assert!(hex_decode("zz").is_none());
-        assert!(hex_decode("616").is_none());
+        assert_eq!(hex_decode("616").unwrap(), "a", "odd length: ufw drops the last digit");
+        assert_eq!(hex_decode("ff41").unwrap(), "\\xffA", "not UTF-8: escaped as ufw shows it");
     }
 }

@@ -17,13 +17,15 @@ pub enum RulesFileError {
     Comment { line: usize, hex: String },
     #[error("the file is truncated or not a ufw rules file ({0}); restore it from a backup or from /usr/share/ufw/iptables/")]
     Structure(String),
+    #[error("the file does not exist; restore it from /usr/share/ufw/iptables/ or reinstall ufw")]
+    Missing,
 }
 
 impl RulesFileError {
     pub fn line(&self) -> Option<usize> {
         match self {
             RulesFileError::Tuple { line, .. } | RulesFileError::Comment { line, .. } => Some(*line),
-            RulesFileError::Structure(_) => None,
+            RulesFileError::Structure(_) | RulesFileError::Missing => None,
         }
     }
 }

@@ -127,7 +127,12 @@ pub fn firewall_table(o: &Observed) -> Table {
         }
     }
     fw.insert("defaults".into(), Value::Table(d));
-    let merged = merge_families(&o.v4.rules, &o.v6.rules);
+    // fail2ban's bans come and go: keep them rather than pin them.
+    let f2b = |r: &Rule| r.comment_text().starts_with("by Fail2Ban");
+    fw.insert("keep".into(), Value::Array(vec![Value::String("by Fail2Ban*".into())]));
+    let v4: Vec<Rule> = o.v4.rules.iter().filter(|r| !f2b(r)).cloned().collect();
+    let v6: Vec<Rule> = o.v6.rules.iter().filter(|r| !f2b(r)).cloned().collect();
+    let merged = merge_families(&v4, &v6);
     let mut rules = Vec::new();
     let mut prev: Option<&(Rule, bool, bool)> = None;
     for item in &merged {
