@@ -92,6 +92,17 @@ pub struct System {
     live: bool,
 }
 
+/// The names and `..` steps of a path, without root or `.`.
+fn path_parts(p: &Path) -> Vec<std::ffi::OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     let d = Sha256::digest(data);
     d.iter().map(|b| format!("{b:02x}")).collect()
@@ -139,14 +150,7 @@ impl System {
             return PathBuf::from("/").join(p.trim_start_matches('/'));
         }
         let mut out = self.root.clone();
-        let mut todo: std::collections::VecDeque<std::ffi::OsString> = Path::new(p)
-            .components()
-            .filter_map(|c| match c {
-                std::path::Component::Normal(n) => Some(n.to_os_string()),
-                std::path::Component::ParentDir => Some("..".into()),
-                _ => None,
-            })
-            .collect();
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> = path_parts(Path::new(p)).into();
         let mut hops = 0;
         while let Some(c) = todo.pop_front() {
             if c == ".." {
@@ -166,14 +170,7 @@ impl System {
                     if target.is_absolute() {
                         out = self.root.clone();
                     }
-                    let mut front: Vec<std::ffi::OsString> = target
-                        .components()
-                        .filter_map(|c| match c {
-                            std::path::Component::Normal(n) => Some(n.to_os_string()),
-                            std::path::Component::ParentDir => Some("..".into()),
-                            _ => None,
-                        })
-                        .collect();
+                    let mut front = path_parts(&target);
                     front.extend(todo.drain(..));
                     todo = front.into();
                 }

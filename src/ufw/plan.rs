@@ -1,6 +1,5 @@
 //! Plan the firewall: desired rules and settings against what is observed.
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 use super::desired::{desired_rule, Desired};
 use super::merge::{merge, Merged};
@@ -102,7 +101,7 @@ fn desired_all(
 ) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
     let mut v4: Vec<Rule> = Vec::new();
     let mut v6: Vec<Rule> = Vec::new();
-    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut cand: Vec<(Rule, usize)> = Vec::new();
     for (i, r) in spec.rules.iter().enumerate() {
         let Desired { rules, unresolved_app, .. } = desired_rule(o, i, r)?;
         let rules = if unresolved_app {
@@ -129,28 +128,49 @@ fn desired_all(
         } else {
             rules
         };
-        for rule in rules {
-            let k = rule.key_string();
-            let list = if rule.v6 { &mut v6 } else { &mut v4 };
-            if let Some(&j) = owner.get(&k) {
-                let other = list.iter().find(|x| x.key_string() == k).cloned();
-                if other.as_ref() == Some(&rule) {
-                    if j != i {
-                        warnings.push(format!("{}: duplicate of the rule at {}; ignored", r.at, spec.rules[j].at));
+        cand.extend(rules.into_iter().map(|rule| (rule, i)));
+    }
+    // Two profile rules that ufw would treat as one: exact repeats are
+    // dropped with a warning, others are an error.
+    let mut keep = vec![false; cand.len()];
+    {
+        let mut owner: rustc_hash::FxHashMap<super::rule::MatchKey<'_>, usize> = Default::default();
+        for (ci, (rule, i)) in cand.iter().enumerate() {
+            match owner.get(&rule.key()) {
+                Some(&cj) => {
+                    let (other, j) = &cand[cj];
+                    if other == rule {
+                        if j != i {
+                            warnings.push(format!(
+                                "{}: duplicate of the rule at {}; ignored",
+                                spec.rules[*i].at, spec.rules[*j].at
+                            ));
+                        }
+                        continue;
                     }
-                    continue;
+                    return Err(ProfileError {
+                        at: spec.rules[*i].at.clone(),
+                        message: format!(
+                            "this rule and the one at {} are the same rule to ufw (`ufw {}`), differing only in action, log or comment; ufw keeps one, so keep one",
+                            spec.rules[*j].at,
+                            rule.command()
+                        ),
+                    });
                 }
-                return Err(ProfileError {
-                    at: r.at.clone(),
-                    message: format!(
-                        "this rule and the one at {} are the same rule to ufw (`ufw {}`), differing only in action, log or comment; ufw keeps one, so keep one",
-                        spec.rules[j].at,
-                        rule.command()
-                    ),
-                });
+                None => {
+                    owner.insert(rule.key(), ci);
+                    keep[ci] = true;
+                }
             }
-            owner.insert(k, i);
-            list.push(rule);
+        }
+    }
+    for ((rule, _), k) in cand.into_iter().zip(keep) {
+        if k {
+            if rule.v6 {
+                v6.push(rule)
+            } else {
+                v4.push(rule)
+            }
         }
     }
     Ok((v4, v6))

@@ -128,26 +128,6 @@ impl Rule {
         }
     }
 
-    /// The match key as one owned string, for maps that outlive the rule.
-    pub fn key_string(&self) -> String {
-        let k = self.key();
-        format!(
-            "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}",
-            k.dport,
-            k.sport,
-            k.protocol,
-            k.src,
-            k.dst,
-            k.v6,
-            k.dapp,
-            k.sapp,
-            k.iface_in,
-            k.iface_out,
-            k.direction,
-            k.forward
-        )
-    }
-
     pub fn multi(&self) -> bool {
         ports::is_multi(&self.dport) || ports::is_multi(&self.sport)
     }

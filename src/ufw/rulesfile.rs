@@ -136,6 +136,10 @@ fn parse_tuple(line_no: usize, orig: &str, v6: bool, services: &Services) -> Res
     let dport = ports::resolve(f[2], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
     let sport = ports::resolve(f[4], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
     let fix = |a: &str| -> Result<String, RulesFileError> {
+        let any = if v6 { "::/0" } else { "0.0.0.0/0" };
+        if a == "any" || a == "0.0.0.0/0" || a == "::/0" {
+            return Ok(any.to_string());
+        }
         let a = a.to_lowercase();
         if a != "any" && addr::family_of(&a).is_none() {
             return Err(tuple_err(line_no, "bad address", orig));
