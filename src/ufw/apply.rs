@@ -156,6 +156,19 @@ pub struct Options {
     pub force: bool,
 }
 
+/// The policies the (restored) /etc/default/ufw names.
+fn old_policies(sys: &System) -> Result<(Policy, Policy, Policy, bool), String> {
+    let text = sys.read_text(super::observe::DEFAULTS).map_err(|e| e.to_string())?.unwrap_or_default();
+    let d = super::config::SettingsFile::parse(&text);
+    let p = |k: &str, dflt: Policy| d.get(k).and_then(|v| Policy::from_ufw(&v)).unwrap_or(dflt);
+    Ok((
+        p("DEFAULT_INPUT_POLICY", Policy::Deny),
+        p("DEFAULT_OUTPUT_POLICY", Policy::Allow),
+        p("DEFAULT_FORWARD_POLICY", Policy::Deny),
+        d.get("IPV6").as_deref() == Some("yes"),
+    ))
+}
+
 fn restore_files(sys: &System, paths: &[&str], old: &[Option<Vec<u8>>]) -> Result<(), SysError> {
     for (p, data) in paths.iter().zip(old) {
         if let Some(d) = data {
@@ -240,6 +253,14 @@ pub fn apply(sys: &System, a: &FirewallActions, opts: &Options, stamp: &str) -> 
         let back = match a.load.first() {
             Some(LoadStep::Enable) => run_ok(sys, "ufw", &["disable"], None),
             Some(LoadStep::Disable) => run_ok(sys, "ufw", &["--force", "enable"], None),
+            Some(LoadStep::Reload) => run_ok(sys, "ufw", &["reload"], None),
+            _ if a.load.contains(&LoadStep::Policies) => old_policies(sys).and_then(|(i, o, f, v6)| {
+                let mut r = run_ok(sys, "iptables-restore", &["-n"], Some(policy_restore(false, i, o, f).as_bytes()));
+                if v6 && r.is_ok() {
+                    r = run_ok(sys, "ip6tables-restore", &["-n"], Some(policy_restore(true, i, o, f).as_bytes()));
+                }
+                r.and_then(|_| restore_rules(sys, v6))
+            }),
             _ => restore_rules(sys, a.ipv6),
         };
         let restored = match back {
