@@ -233,7 +233,10 @@ pub fn apply(sys: &System, a: &FirewallActions, opts: &Options, stamp: &str) -> 
                 then: w.base_sha256.clone(),
             });
         }
-        sys.write_atomic(&w.path, w.content.as_bytes(), w.mode)?;
+        if let Err(e) = sys.write_atomic(&w.path, w.content.as_bytes(), w.mode) {
+            restore_files(sys, &paths[..i], &old[..i])?;
+            return Err(e.into());
+        }
         done.written.push(sys.path(&w.path).display().to_string());
     }
     // ufw itself takes the lock: release it before running ufw.
