@@ -30,6 +30,18 @@ pub struct Cli {
     /// Colour output: auto honours NO_COLOR and non-terminal output.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Write Prometheus metrics (textfile collector format) to FILE after the run.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// The audit log, a path under --root.
+    #[arg(long, global = true, default_value = "/var/log/harden/audit.jsonl")]
+    pub audit_log: String,
+    /// Days an audit record is kept (dropped when the log rotates).
+    #[arg(long, global = true, default_value_t = 90)]
+    pub audit_retention_days: u64,
+    /// Size in bytes at which the audit log rotates.
+    #[arg(long, global = true, default_value_t = 10 * 1024 * 1024)]
+    pub audit_max_size: u64,
     #[command(subcommand)]
     pub command: Cmd,
 }
@@ -99,6 +111,10 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = ShowFormat::Toml)]
         format: ShowFormat,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), generated from these definitions.
+    Man,
 }
 
 impl Cli {
@@ -107,6 +123,7 @@ impl Cli {
         match &self.command {
             Cmd::Plan { format, .. } | Cmd::Apply { format, .. } | Cmd::Check { format, .. } => *format == Format::Json,
             Cmd::Show { format } => *format == ShowFormat::Json,
+            Cmd::Completions { .. } | Cmd::Man => false,
         }
     }
 }
@@ -147,6 +164,21 @@ fn print(s: &str) {
 
 /// Run the command line; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    match &cli.command {
+        Cmd::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "harden", &mut std::io::stdout());
+            return Ok(0);
+        }
+        Cmd::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            print(&String::from_utf8_lossy(&out));
+            return Ok(0);
+        }
+        _ => {}
+    }
     let style = Style { color: color_on(cli.color), verbose: cli.verbose > 0 };
     init_tracing(cli.verbose, cli.quiet, style.color);
     if !cli.root.exists() {
@@ -156,15 +188,38 @@ pub fn run(cli: Cli) -> Result<i32> {
         bail!("--root {}: not a directory", cli.root.display());
     }
     let mut sys = System::real(&cli.root);
+    let audit = crate::audit::AuditLog::new(&sys, &cli.audit_log, cli.audit_retention_days, cli.audit_max_size);
+    let metrics = cli.metrics.clone();
+    let mut last_plan: Option<crate::plan::Plan> = None;
+    let result = dispatch(cli, &mut sys, &style, &audit, &mut last_plan);
+    if let Some(m) = metrics {
+        let ok = matches!(result, Ok(c) if c != 1);
+        if let Err(e) = crate::metrics::write(&m, last_plan.as_ref(), ok) {
+            eprintln!("warning: {e:#}");
+        }
+    }
+    result
+}
+
+fn dispatch(
+    cli: Cli,
+    sys: &mut System,
+    style: &Style,
+    audit: &crate::audit::AuditLog,
+    last_plan: &mut Option<crate::plan::Plan>,
+) -> Result<i32> {
     match cli.command {
         Cmd::Plan { profile, format, out } => {
-            if out.is_some() {
+            if let Some(o) = &out {
+                if std::fs::canonicalize(o).ok().is_some_and(|c| std::fs::canonicalize(&profile).ok() == Some(c)) {
+                    bail!("--out {} is the profile itself; give another file", o.display());
+                }
                 sys.record_reads();
             }
             let prof = profile::load(&profile)?;
-            let plan = engine::plan(&sys, &prof)?;
+            let plan = engine::plan(sys, &prof)?;
             if let Some(out) = &out {
-                crate::saved::save(out, &sys, &prof, &plan)?;
+                crate::saved::save(out, sys, &prof, &plan)?;
                 if !cli.quiet && format == Format::Human {
                     eprintln!("plan saved to {}; apply it with `harden apply {}`", out.display(), out.display());
                 }
@@ -172,7 +227,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             match format {
                 Format::Human => {
                     if !cli.quiet {
-                        print(&render::plan_human(&plan, &style, false))
+                        print(&render::plan_human(&plan, style, false))
                     }
                 }
                 Format::Json => {
@@ -183,48 +238,64 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Cmd::Check { profile, format } => {
             let prof = profile::load(&profile)?;
-            let plan = engine::plan(&sys, &prof)?;
+            let plan = engine::plan(sys, &prof)?;
             match format {
                 Format::Human => {
                     if !cli.quiet {
-                        print(&render::plan_human(&plan, &style, true))
+                        print(&render::plan_human(&plan, style, true))
                     }
                 }
                 Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, true))?)),
             }
-            Ok(if plan.has_changes() || plan.findings().next().is_some() { 2 } else { 0 })
+            let drift = plan.has_changes() || plan.findings().next().is_some();
+            if drift {
+                // The one write check makes: a record that drift was found.
+                let recs: Vec<_> = plan
+                    .resources
+                    .iter()
+                    .filter(|r| !r.changes.is_empty() || !r.findings.is_empty())
+                    .map(|r| {
+                        let d = format!("{} change(s), {} finding(s)", r.changes.len(), r.findings.len());
+                        crate::audit::record(&prof.host.tenant, "drift.detected", &r.resource, "success", Some(d))
+                    })
+                    .collect();
+                if let Err(e) = audit.append(&recs) {
+                    eprintln!("warning: {e}");
+                }
+            }
+            *last_plan = Some(plan);
+            Ok(if drift { 2 } else { 0 })
         }
         Cmd::Apply { plan: planfile, profile, yes, allow_lockout, force, format, lock_timeout } => {
-            let _lock = crate::lock::acquire(&sys, Duration::from_secs(lock_timeout))?;
+            let _lock = crate::lock::acquire(sys, Duration::from_secs(lock_timeout))?;
             let (prof, plan) = match (&planfile, &profile) {
                 (Some(pf), _) => {
                     let saved = crate::saved::load(pf)?;
-                    crate::saved::verify(&saved, &sys, pf)?;
+                    crate::saved::verify(&saved, sys, pf)?;
                     let prof = profile::load(std::path::Path::new(&saved.plan.profile))?;
-                    (prof, saved.plan)
+                    // The file is not trusted: the profile and the unchanged inputs
+                    // must give the same plan again, and that fresh plan is applied
+                    // (with the lockout guard judged for whoever applies it now).
+                    let fresh = engine::plan(sys, &prof)?;
+                    crate::saved::same_plan(&saved.plan, &fresh, pf)?;
+                    (prof, fresh)
                 }
                 (None, Some(p)) => {
                     let prof = profile::load(p)?;
-                    let plan = engine::plan(&sys, &prof)?;
+                    let plan = engine::plan(sys, &prof)?;
                     (prof, plan)
                 }
                 (None, None) => bail!("give a saved plan file or --profile"),
             };
             if format == Format::Human && !cli.quiet {
-                print(&render::plan_human(&plan, &style, false));
+                print(&render::plan_human(&plan, style, false));
             }
             if let Some(b) = plan.blocked() {
                 bail!("{b}. Nothing was changed.");
             }
             if !plan.has_changes() {
                 if format == Format::Json {
-                    print(&format!(
-                        "{}\n",
-                        serde_json::to_string_pretty(&engine::ApplyReport {
-                            schema_version: crate::plan::SCHEMA_VERSION,
-                            ..Default::default()
-                        })?
-                    ));
+                    print(&format!("{}\n", serde_json::to_string_pretty(&engine::ApplyReport::new(&plan))?));
                 }
                 return Ok(0);
             }
@@ -240,8 +311,26 @@ pub fn run(cli: Cli) -> Result<i32> {
                     return Ok(1);
                 }
             }
-            let opts = ApplyOptions { allow_lockout, force, saved: planfile.is_some() };
-            let report = engine::apply(&sys, &plan, &prof, &opts)?;
+            // No change without a record of it: the log must take writes first.
+            let opts = ApplyOptions { audit: Some(audit), allow_lockout, force, saved: planfile.is_some() };
+            let report = engine::apply(sys, &plan, &prof, &opts)?;
+            let mut recs = Vec::new();
+            for r in &report.resources {
+                let status = if r.failed.is_some() { "failure" } else { "success" };
+                for c in &r.applied {
+                    recs.push(crate::audit::record(
+                        &prof.host.tenant,
+                        &crate::audit::action(c),
+                        &r.resource,
+                        status,
+                        Some(c.summary.clone()),
+                    ));
+                }
+            }
+            if let Err(e) = audit.append(&recs) {
+                eprintln!("error: {e}");
+            }
+            *last_plan = Some(plan.clone());
             match format {
                 Format::Json => print(&format!("{}\n", serde_json::to_string_pretty(&report)?)),
                 Format::Human => {
@@ -272,8 +361,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(if report.failed() { 1 } else { 0 })
         }
+        Cmd::Completions { .. } | Cmd::Man => unreachable!("handled before the root is read"),
         Cmd::Show { format } => {
-            let t = engine::show(&sys)?;
+            let t = engine::show(sys)?;
             match format {
                 ShowFormat::Toml => {
                     let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();

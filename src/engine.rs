@@ -28,6 +28,9 @@ pub fn plan(sys: &System, profile: &Profile) -> Result<Plan> {
 pub struct ResourceReport {
     pub resource: String,
     pub changed: Vec<String>,
+    /// The changes carried out (or attempted, when `failed`).
+    #[serde(skip)]
+    pub applied: Vec<crate::plan::Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +71,9 @@ fn stamp() -> String {
     format!("{}-{}", d.as_secs(), std::process::id())
 }
 
-pub struct ApplyOptions {
+pub struct ApplyOptions<'a> {
+    /// Proved writable after the refusals are checked and before any change.
+    pub audit: Option<&'a crate::audit::AuditLog>,
     pub allow_lockout: bool,
     pub force: bool,
     /// A saved plan is applied exactly: a file changed since means refusal,
@@ -129,11 +134,20 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
                 if let Some(b) = &a.blocked {
                     bail!("{}: {b}", r.resource);
                 }
+                if let (Some(v), false) = (&a.unverified_version, opts.force) {
+                    bail!(
+                        "ufw {v} is installed, but harden writes only the file formats of ufw {} (verified); nothing was changed. Use --force to write anyway.",
+                        ufw::observe::VERIFIED_VERSIONS.join(" and ")
+                    );
+                }
                 if let (Some(l), false) = (&a.lockout, opts.allow_lockout) {
                     bail!("lockout guard: {l}. Nothing was changed. Re-run with --allow-lockout if this is intended.");
                 }
             }
         }
+    }
+    if let Some(a) = opts.audit {
+        a.prove_writable().map_err(|e| anyhow!("{e}; nothing was changed"))?;
     }
     for r in &plan.resources {
         let mut rr = ResourceReport { resource: r.resource.clone(), ..Default::default() };
@@ -150,6 +164,7 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
             ) {
                 Ok(done) => {
                     rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                    rr.applied = r.changes.clone();
                     rr.backup = done.backup;
                     rr.notes = done.notes;
                 }
@@ -158,6 +173,7 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
                 }
                 Err(e) => {
                     rr.failed = Some(e.to_string());
+                    rr.applied = r.changes.clone();
                     report.resources.push(rr);
                     return Ok(Attempt::Done(report));
                 }

@@ -61,7 +61,17 @@ pub fn save(out: &Path, sys: &System, profile: &Profile, plan: &Plan) -> Result<
         plan: plan.clone(),
     };
     let text = serde_json::to_string_pretty(&saved)?;
-    std::fs::write(out, text + "\n").with_context(|| format!("cannot write {}", out.display()))?;
+    // The plan holds the rules files' contents: as private as they are.
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    std::io::Write::write_all(&mut f, (text + "\n").as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
     Ok(())
 }
 
@@ -73,6 +83,39 @@ pub fn load(path: &Path) -> Result<SavedPlan> {
         bail!("{} is not a harden plan (format {:?})", path.display(), saved.format);
     }
     Ok(saved)
+}
+
+/// The plan the profile gives now must be the saved one: same changes and
+/// same actions (but for the lockout verdict, which belongs to whoever
+/// applies). A hand-edited plan, or a kernel that changed since, is refused.
+pub fn same_plan(saved: &Plan, fresh: &Plan, path: &Path) -> Result<()> {
+    let strip = |p: &Plan| -> Vec<crate::plan::ResourcePlan> {
+        p.resources
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                if let crate::plan::Actions::Firewall(a) = &mut r.actions {
+                    a.lockout = None;
+                }
+                r.warnings.clear();
+                r
+            })
+            .collect()
+    };
+    if strip(saved) != strip(fresh) {
+        let fc: Vec<String> = fresh.changes().map(|c| c.summary.clone()).collect();
+        let sc: Vec<String> = saved.changes().map(|c| c.summary.clone()).collect();
+        let why = if fc != sc {
+            format!(
+                "it would now make these changes instead: {}",
+                if fc.is_empty() { "none".to_string() } else { fc.join("; ") }
+            )
+        } else {
+            "its file contents or load steps were edited".to_string()
+        };
+        bail!("{} is not what the profile gives now ({why}); nothing was changed: plan again", path.display());
+    }
+    Ok(())
 }
 
 /// Refuse a saved plan whose world has changed, naming what changed.

@@ -124,6 +124,9 @@ impl System {
     }
 
     pub fn real(root: impl Into<PathBuf>) -> System {
+        // One name for one directory: saved plans compare roots.
+        let root: PathBuf = root.into();
+        let root = fs::canonicalize(&root).unwrap_or(root);
         System::new(root, Box::new(RealRunner))
     }
 

@@ -41,8 +41,13 @@ fn missing_ufw_is_installed_with_apt_get_on_a_live_root_only() {
     assert!(a.install, "a live root without ufw plans the install");
     assert!(plan.changes().any(|c| c.item == "firewall.install"));
     // The recorder installs nothing, so apply must say ufw is still missing.
-    let err = engine::apply(&sys, &plan, &prof, &ApplyOptions { allow_lockout: false, force: false, saved: false })
-        .unwrap_err();
+    let err = engine::apply(
+        &sys,
+        &plan,
+        &prof,
+        &ApplyOptions { audit: None, allow_lockout: false, force: false, saved: false },
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("still does not exist"), "{err}");
     let calls = calls.lock().unwrap().clone();
     assert_eq!(calls, vec!["env DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw"]);
@@ -54,9 +59,13 @@ fn missing_ufw_is_installed_with_apt_get_on_a_live_root_only() {
     assert!(plan
         .findings()
         .any(|f| f.id == "firewall.not_installed" && f.message.contains("never installs packages under a --root")));
-    assert!(
-        engine::apply(&sys, &plan, &prof, &ApplyOptions { allow_lockout: false, force: false, saved: false }).is_err()
-    );
+    assert!(engine::apply(
+        &sys,
+        &plan,
+        &prof,
+        &ApplyOptions { audit: None, allow_lockout: false, force: false, saved: false }
+    )
+    .is_err());
     assert!(calls.lock().unwrap().is_empty(), "nothing may be run under --root");
 
     // `install = false` in the profile: a finding, no install.

@@ -53,7 +53,7 @@ fn failed_load_restores_and_reloads_the_previous_files() {
     let sys = System::new(r, Box::new(FailFirstRestore { calls: Arc::default() }));
     let prof = profile::load(&p1).unwrap();
     let plan = engine::plan(&sys, &prof).unwrap();
-    let opts = ApplyOptions { allow_lockout: false, force: false, saved: false };
+    let opts = ApplyOptions { audit: None, allow_lockout: false, force: false, saved: false };
     engine::apply(&sys, &plan, &prof, &opts).unwrap();
     let before = std::fs::read_to_string(r.join("etc/ufw/user.rules")).unwrap();
 

@@ -136,6 +136,33 @@ fn load(sys: &System, a: &FirewallActions, steps: &[LoadStep], done: &mut Vec<St
             }
             LoadStep::RestoreRules => restore_rules(sys, a.ipv6)?,
             LoadStep::Reload => run_ok(sys, "ufw", &["reload"], None)?,
+            LoadStep::RestoreBeforeAfter => {
+                for (v6, on) in [(false, true), (true, a.ipv6)] {
+                    if !on {
+                        continue;
+                    }
+                    let t = if v6 { "6" } else { "" };
+                    let read = |p: &str| sys.read_text(p).map_err(|e| e.to_string()).map(Option::unwrap_or_default);
+                    let stream = super::kernel::before_after_stream(
+                        v6,
+                        &read(&format!("/etc/ufw/before{t}.rules"))?,
+                        &read(&format!("/etc/ufw/after{t}.rules"))?,
+                    );
+                    let prog = if v6 { "ip6tables-restore" } else { "iptables-restore" };
+                    run_ok(sys, prog, &["-n"], Some(stream.as_bytes()))?;
+                }
+            }
+            LoadStep::DeleteExtra => {
+                for (v6, line) in &a.kernel_deletes {
+                    // An extra rule is deleted; a missing jump comes as its -I line.
+                    let stream = match line.strip_prefix("-A ") {
+                        Some(rule) => format!("*filter\n-D {rule}\nCOMMIT\n"),
+                        None => format!("*filter\n{line}\nCOMMIT\n"),
+                    };
+                    let prog = if *v6 { "ip6tables-restore" } else { "iptables-restore" };
+                    run_ok(sys, prog, &["-n"], Some(stream.as_bytes()))?;
+                }
+            }
         }
         done.push(format!("{step:?}"));
     }
@@ -195,6 +222,17 @@ pub fn apply(sys: &System, a: &FirewallActions, opts: &Options, stamp: &str) -> 
         return Err(ApplyError::Refused(format!(
             "lockout guard: {l}. Nothing was changed. Re-run with --allow-lockout if this is intended."
         )));
+    }
+    // Only ufw's own four files, whatever a plan says.
+    for w in &a.writes {
+        if ![super::observe::USER_RULES, USER6_RULES, super::observe::UFW_CONF, super::observe::DEFAULTS]
+            .contains(&w.path.as_str())
+        {
+            return Err(ApplyError::Refused(format!(
+                "the plan writes {}, which is not one of ufw's files; refused",
+                w.path
+            )));
+        }
     }
     let mut done = Applied::default();
     if a.writes.is_empty() && a.load.is_empty() {

@@ -166,7 +166,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
     }
     if !o.ipv6 {
         if families == [Family::V6] {
-            return Err(at_rule("this rule is IPv6 only, but IPv6 is off (IPV6=no in /etc/default/ufw)".into()));
+            return Err(at_rule("this rule is IPv6 only, but IPv6 is off (`ipv6 = false` in the profile, or IPV6=no in /etc/default/ufw)".into()));
         }
         families.retain(|f| *f == Family::V4);
     }

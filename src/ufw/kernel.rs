@@ -1,7 +1,8 @@
 //! The running ruleset is part of the state: on a live system the kernel
-//! must carry what ufw's files say. The expected ruleset is put into the
-//! kernel's own words by loading the planned files into a scratch network
-//! namespace and reading it back with iptables-save.
+//! must carry what ufw's files say. The expected ruleset is what ufw-init's
+//! start loads from the current files (skeleton, policy chains, before.rules,
+//! after.rules, user.rules, hooks), put into the kernel's own words by
+//! loading it into a scratch network namespace and reading it back.
 use std::collections::BTreeMap;
 
 use super::apply::policy_restore;
@@ -38,50 +39,42 @@ pub fn parse_save(text: &str) -> Table {
     t
 }
 
-/// A difference between the kernel and the files.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Drift {
-    /// ufw's chains are not in the kernel at all (a failed or missing start).
-    NotLoaded {
-        v6: bool,
-    },
-    Policy {
-        v6: bool,
-        chain: String,
-        kernel: String,
-        files: String,
-    },
-    Extra {
-        v6: bool,
-        line: String,
-    },
-    Missing {
-        v6: bool,
-        line: String,
-    },
+/// How a difference is repaired without a full reload where possible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Repair {
+    /// `iptables-restore -n` of user.rules.
+    UserRules,
+    /// The policy chains and built-in policies.
+    Policies,
+    /// `iptables-restore -n` of before.rules and after.rules, then ufw's hooks.
+    BeforeAfter,
+    /// Delete rules that let traffic past ufw.
+    DeleteExtra,
+    /// Put back ufw's jumps in a built-in chain, at their places (ufw's own
+    /// reload cannot: it keeps the built-in chains as they are).
+    Hooks,
+    /// ufw's chains are missing or unhooked: ufw's own start or reload.
+    Reload,
 }
 
-impl Drift {
-    pub fn describe(&self) -> String {
-        let fam = |v6: &bool| if *v6 { "ip6tables" } else { "iptables" };
-        match self {
-            Drift::NotLoaded { v6 } => {
-                format!("{}: ufw is enabled but its chains are not in the kernel (a failed ufw start?)", fam(v6))
-            }
-            Drift::Policy { v6, chain, kernel, files } => {
-                format!("{}: {chain} policy is {kernel} in the kernel, the files say {files}", fam(v6))
-            }
-            Drift::Extra { v6, line } => {
-                format!("{}: in the kernel but not in the files (loaded by hand?): {line}", fam(v6))
-            }
-            Drift::Missing { v6, line } => format!("{}: in the files but not in the kernel: {line}", fam(v6)),
-        }
-    }
-    pub fn is_policy(&self) -> bool {
-        matches!(self, Drift::Policy { .. })
-    }
-    pub fn not_loaded(&self) -> bool {
-        matches!(self, Drift::NotLoaded { .. })
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub v6: bool,
+    pub what: String,
+    pub repair: Repair,
+    /// For DeleteExtra: the iptables-save line to delete; for Hooks: the
+    /// `-I CHAIN N ...` line that puts a jump back.
+    pub line: Option<String>,
+}
+
+fn category(chain: &str) -> Repair {
+    let c = chain.trim_start_matches("ufw6-").trim_start_matches("ufw-");
+    if c.starts_with("user-") || c.contains("logging-") {
+        Repair::UserRules
+    } else if c.starts_with("reject-") || c.starts_with("track-") || c.starts_with("skip-to-policy-") {
+        Repair::Policies
+    } else {
+        Repair::BeforeAfter
     }
 }
 
@@ -93,69 +86,150 @@ fn builtin(p: Policy) -> &'static str {
     }
 }
 
-/// The expected filter table for the planned files, in iptables-save's words.
-fn expected(sys: &System, rules: &str, v6: bool, pol: (Policy, Policy, Policy)) -> Option<Table> {
+/// ufw-init's skeleton: its primary chains and the jumps from the built-ins.
+fn skeleton(t: &str) -> String {
+    let mut s = String::from("*filter\n");
+    let dirs = ["input", "output", "forward"];
+    for kind in ["before-logging", "before", "after", "after-logging", "reject", "track"] {
+        for d in dirs {
+            s += &format!(":ufw{t}-{kind}-{d} - [0:0]\n");
+        }
+    }
+    // ufw-init creates these before before.rules, which jumps to them.
+    s += &format!(":ufw{t}-logging-deny - [0:0]\n:ufw{t}-logging-allow - [0:0]\n");
+    for (b, d) in [("INPUT", "input"), ("OUTPUT", "output"), ("FORWARD", "forward")] {
+        for kind in ["before-logging", "before", "after", "after-logging", "reject", "track"] {
+            s += &format!("-A {b} -j ufw{t}-{kind}-{d}\n");
+        }
+    }
+    s + "COMMIT\n"
+}
+
+/// The files that make up one family's ruleset.
+pub struct Files<'a> {
+    pub before: &'a str,
+    pub after: &'a str,
+    pub user: &'a str,
+}
+
+/// The restore input of ufw's start for these files.
+pub fn start_stream(v6: bool, f: &Files, pol: (Policy, Policy, Policy)) -> String {
+    let t = if v6 { "6" } else { "" };
+    format!(
+        "{}{}{}{}{}*filter\n-A ufw{t}-before-input -j ufw{t}-user-input\n-A ufw{t}-before-output -j ufw{t}-user-output\n-A ufw{t}-before-forward -j ufw{t}-user-forward\nCOMMIT\n",
+        skeleton(t),
+        policy_restore(v6, pol.0, pol.1, pol.2),
+        f.before,
+        f.after,
+        f.user
+    )
+}
+
+/// The restore input that repairs ufw's before/after chains (declared in
+/// those files, so flushed and refilled) and re-adds the hooks to the user chains.
+pub fn before_after_stream(v6: bool, before: &str, after: &str) -> String {
+    let t = if v6 { "6" } else { "" };
+    format!(
+        "{before}{after}*filter\n-A ufw{t}-before-input -j ufw{t}-user-input\n-A ufw{t}-before-output -j ufw{t}-user-output\n-A ufw{t}-before-forward -j ufw{t}-user-forward\nCOMMIT\n"
+    )
+}
+
+fn expected(sys: &System, v6: bool, stream: &str) -> Option<Table> {
     let (restore, save) =
         if v6 { ("ip6tables-restore", "ip6tables-save") } else { ("iptables-restore", "iptables-save") };
-    let input = format!("{rules}{}", policy_restore(v6, pol.0, pol.1, pol.2));
     let script = format!("{restore} -n && {save} -t filter");
-    let out = sys.run("unshare", &["--net", "--", "sh", "-c", &script], Some(input.as_bytes())).ok()?;
+    let out = sys.run("unshare", &["--net", "--", "sh", "-c", &script], Some(stream.as_bytes())).ok()?;
     out.ok().then(|| parse_save(&out.stdout))
 }
 
-/// Compare the kernel with the planned files. None when the kernel cannot
-/// be read (no iptables, not root, no namespaces): then nothing is claimed.
+/// Compare the kernel with what the files load. `alt_user` is tried when the
+/// current user.rules does not load at all (a CRLF file): the planned one.
+/// None when the kernel cannot be read (no iptables, no namespaces).
 pub fn compare(
     sys: &System,
-    v4_rules: &str,
-    v6_rules: Option<&str>,
+    v6: bool,
+    files: &Files,
+    alt_user: &str,
     pol: (Policy, Policy, Policy),
 ) -> Option<Vec<Drift>> {
     if !sys.is_live() || !sys.has_program("iptables-save") || !sys.has_program("unshare") {
         return None;
     }
+    let save = if v6 { "ip6tables-save" } else { "iptables-save" };
+    let out = sys.run(save, &["-t", "filter"], None).ok()?;
+    if !out.ok() {
+        return None;
+    }
+    let kernel = parse_save(&out.stdout);
+    let want = expected(sys, v6, &start_stream(v6, files, pol))
+        .or_else(|| expected(sys, v6, &start_stream(v6, &Files { user: alt_user, ..*files }, pol)))?;
+    let fam = if v6 { "ip6tables" } else { "iptables" };
+    let p = if v6 { "ufw6" } else { "ufw" };
     let mut drift = Vec::new();
-    for (v6, text) in [(false, Some(v4_rules)), (true, v6_rules)] {
-        let Some(text) = text else { continue };
-        let save = if v6 { "ip6tables-save" } else { "iptables-save" };
-        let out = sys.run(save, &["-t", "filter"], None).ok()?;
-        if !out.ok() {
-            return None;
+    let mut push = |what: String, repair: Repair, line: Option<String>| {
+        drift.push(Drift { v6, what: format!("{fam}: {what}"), repair, line })
+    };
+    if !kernel.chains.contains_key(&format!("{p}-user-input"))
+        || !kernel.chains.contains_key(&format!("{p}-before-input"))
+    {
+        push("ufw is enabled but its chains are not in the kernel (a failed ufw start?)".into(), Repair::Reload, None);
+        return Some(drift);
+    }
+    for (chain, pol) in [("INPUT", pol.0), ("OUTPUT", pol.1), ("FORWARD", pol.2)] {
+        let (kp, klines) = kernel.chains.get(chain).cloned().unwrap_or_default();
+        if kp != builtin(pol) {
+            push(
+                format!("{chain} policy is {kp} in the kernel, the files say {}", builtin(pol)),
+                Repair::Policies,
+                None,
+            );
         }
-        let kernel = parse_save(&out.stdout);
-        let want = expected(sys, text, v6, pol)?;
-        let p = if v6 { "ufw6" } else { "ufw" };
-        if !kernel.chains.contains_key(&format!("{p}-user-input")) {
-            drift.push(Drift::NotLoaded { v6 });
+        let wlines = want.chains.get(chain).map(|c| c.1.clone()).unwrap_or_default();
+        // ufw's jumps must all be there, in order: a missing one goes back
+        // right after the jump that precedes it.
+        let mut fixed = klines.clone();
+        for (i, w) in wlines.iter().enumerate() {
+            if fixed.contains(w) {
+                continue;
+            }
+            let pos =
+                wlines[..i].iter().rev().find_map(|prev| fixed.iter().position(|k| k == prev)).map_or(0, |p| p + 1);
+            fixed.insert(pos, w.clone());
+            let rule = w.strip_prefix(&format!("-A {chain} ")).unwrap_or(w);
+            push(
+                format!("{chain} does not jump to {rule:?} (unhooked from ufw)"),
+                Repair::Hooks,
+                Some(format!("-I {chain} {} {rule}", pos + 1)),
+            );
+        }
+        // ...and nothing may accept traffic before ufw has seen it.
+        let first_ufw = klines.iter().position(|k| wlines.contains(k)).unwrap_or(klines.len());
+        for k in &klines[..first_ufw] {
+            if k.ends_with("-j ACCEPT") {
+                push(format!("{chain} accepts traffic before ufw's rules: {k}"), Repair::DeleteExtra, Some(k.clone()));
+            }
+        }
+    }
+    for (chain, (_, lines)) in &want.chains {
+        if matches!(chain.as_str(), "INPUT" | "OUTPUT" | "FORWARD") {
             continue;
         }
-        for (chain, files) in [("INPUT", builtin(pol.0)), ("OUTPUT", builtin(pol.1)), ("FORWARD", builtin(pol.2))] {
-            let k = kernel.chains.get(chain).map(|c| c.0.clone()).unwrap_or_default();
-            if k != files {
-                drift.push(Drift::Policy { v6, chain: chain.into(), kernel: k, files: files.into() });
-            }
+        let have = kernel.chains.get(chain).map(|c| c.1.clone()).unwrap_or_default();
+        if &have == lines {
+            continue;
         }
-        for (chain, (_, lines)) in &want.chains {
-            if matches!(chain.as_str(), "INPUT" | "OUTPUT" | "FORWARD") {
-                continue;
-            }
-            let have = kernel.chains.get(chain).map(|c| c.1.clone()).unwrap_or_default();
-            if &have == lines {
-                continue;
-            }
-            for l in &have {
-                if !lines.contains(l) {
-                    drift.push(Drift::Extra { v6, line: l.clone() });
-                }
-            }
-            for l in lines {
-                if !have.contains(l) {
-                    drift.push(Drift::Missing { v6, line: l.clone() });
-                }
-            }
-            if have.iter().all(|l| lines.contains(l)) && lines.iter().all(|l| have.contains(l)) {
-                drift.push(Drift::Missing { v6, line: format!("{chain}: same rules in another order") });
-            }
+        let repair = category(chain);
+        let mut any = false;
+        for l in have.iter().filter(|l| !lines.contains(l)) {
+            push(format!("in the kernel but not in the files (loaded by hand?): {l}"), repair, None);
+            any = true;
+        }
+        for l in lines.iter().filter(|l| !have.contains(l)) {
+            push(format!("in the files but not in the kernel: {l}"), repair, None);
+            any = true;
+        }
+        if !any {
+            push(format!("{chain}: the same rules in another order"), repair, None);
         }
     }
     Some(drift)

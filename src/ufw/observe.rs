@@ -97,7 +97,9 @@ fn kernel_has_recent(sys: &System) -> bool {
 pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
     let services = Services::parse(&sys.read_text("/etc/services")?.unwrap_or_default());
     let conf_text = sys.read_text(UFW_CONF)?;
-    let installed = conf_text.is_some();
+    // On the running machine ufw is installed when its program is there too
+    // (`apt remove` leaves the configuration behind).
+    let installed = conf_text.is_some() && (!sys.is_live() || sys.exists("/usr/sbin/ufw"));
     let conf = SettingsFile::parse(&conf_text.unwrap_or_default());
     let defaults = SettingsFile::parse(&sys.read_text(DEFAULTS)?.unwrap_or_default());
     let v4_text = sys.read_text(USER_RULES)?.unwrap_or_default();

@@ -24,8 +24,14 @@ pub enum LoadStep {
     /// `iptables-restore -n` of user.rules (and user6.rules).
     RestoreRules,
     /// `ufw reload`: only for switching IPv6 on or off, which sets up or
-    /// tears down all of ufw's ip6tables chains.
+    /// tears down all of ufw's ip6tables chains, or when ufw's chains are
+    /// missing from the kernel or unhooked.
     Reload,
+    /// `iptables-restore -n` of before.rules and after.rules plus ufw's hooks.
+    RestoreBeforeAfter,
+    /// Fix the built-in chains: delete `kernel_deletes` rules that accept
+    /// traffic before ufw, and insert ufw's missing jumps.
+    DeleteExtra,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +53,9 @@ pub struct FirewallActions {
     /// A ufw version whose file format is not verified: apply needs --force.
     #[serde(default)]
     pub unverified_version: Option<String>,
+    /// Kernel rules to delete: (IPv6, iptables-save line).
+    #[serde(default)]
+    pub kernel_deletes: Vec<(bool, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +259,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         blocked,
         install,
         unverified_version: None,
+        kernel_deletes: vec![],
     };
     if !o.installed {
         let can_install = spec.install.unwrap_or(true) && sys.is_live() && sys.has_program("apt-get");
@@ -288,7 +298,14 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         });
     }
     let unverified_version = match &o.version {
-        Some(v) if !observe::VERIFIED_VERSIONS.contains(&v.as_str()) => Some(v.clone()),
+        Some(v) if !observe::VERIFIED_VERSIONS.contains(&v.as_str()) => {
+            warnings.push(format!(
+                "ufw {} is installed; harden writes only the formats of ufw {}: apply needs --force",
+                if v.is_empty() { "(no version)" } else { v },
+                observe::VERIFIED_VERSIONS.join(" and ")
+            ));
+            Some(v.clone())
+        }
         Some(_) => None,
         None if sys.is_live() => Some("unknown".into()),
         None => {
@@ -309,7 +326,9 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let ipv6 = spec.ipv6.unwrap_or(o.ipv6);
     let mut od = o.clone();
     od.ipv6 = ipv6;
-    od.limit6 = ipv6 && if sys.is_live() { o.limit4 } else { o.v6.declares_limit || !o.v6.written_by_ufw };
+    // A user6.rules written with IPV6=no lacks the limit chains; the kernel
+    // supports them for both families alike, so IPv4's file tells.
+    od.limit6 = ipv6 && if sys.is_live() { o.limit4 } else { o.v6.declares_limit || !o.v6.written_by_ufw || o.limit4 };
     let o_for_desired = od;
 
     // Settings.
@@ -475,20 +494,32 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
     }
 
-    // The live kernel must carry what the (planned) files say.
-    let (mut kernel_rules, mut kernel_policy, mut kernel_start) = (false, false, false);
-    if enabled && o.enabled && ipv6 == o.ipv6 {
-        if let Some(drift) = kernel::compare(sys, &new4, ipv6.then_some(new6.as_str()), (input, output, forward)) {
-            for d in &drift {
-                kernel_rules = true;
-                kernel_policy |= d.is_policy();
-                kernel_start |= d.not_loaded();
+    // The live kernel must carry what the current files say; changes to the
+    // files are loaded anyway.
+    let mut repairs: Vec<kernel::Repair> = Vec::new();
+    let mut kernel_deletes: Vec<(bool, String)> = Vec::new();
+    if enabled && o.enabled && ipv6 == o.ipv6 && sys.is_live() {
+        let cur =
+            (o.input.unwrap_or(Policy::Deny), o.output.unwrap_or(Policy::Allow), o.forward.unwrap_or(Policy::Deny));
+        for (v6, user, alt) in [(false, &o.v4_text, &new4), (true, &o.v6_text, &new6)] {
+            if v6 && !ipv6 {
+                continue;
+            }
+            let t = if v6 { "6" } else { "" };
+            let before = sys.read_text(&format!("/etc/ufw/before{t}.rules"))?.unwrap_or_default();
+            let after = sys.read_text(&format!("/etc/ufw/after{t}.rules"))?.unwrap_or_default();
+            let files = kernel::Files { before: &before, after: &after, user };
+            for d in kernel::compare(sys, v6, &files, alt, cur).unwrap_or_default() {
+                repairs.push(d.repair);
+                if let Some(l) = &d.line {
+                    kernel_deletes.push((d.v6, l.clone()));
+                }
                 changes.push(Change {
                     kind: ChangeKind::Change,
                     item: "firewall.kernel".into(),
-                    summary: format!("load the files into the kernel: {}", d.describe()),
-                    expected: Some("the kernel carries user.rules and the default policies".into()),
-                    actual: Some(d.describe()),
+                    summary: format!("load the files into the kernel: {}", d.what),
+                    expected: Some("the kernel carries what ufw's files load".into()),
+                    actual: Some(d.what.clone()),
                 });
             }
         }
@@ -529,14 +560,21 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             load.push(LoadStep::Disable);
         } else if enabled && ipv6 != o.ipv6 {
             load.push(LoadStep::Reload);
-        } else if enabled && kernel_start {
-            // ENABLED=yes but nothing loaded: ufw's own start loads everything.
-            load.push(LoadStep::Enable);
+        } else if enabled && repairs.contains(&kernel::Repair::Reload) {
+            // ufw's chains are missing or unhooked: only ufw's own start
+            // rebuilds them (a reload: stop, then start).
+            load.push(LoadStep::Reload);
         } else if enabled {
-            if policy_changed || kernel_policy {
+            if repairs.contains(&kernel::Repair::DeleteExtra) || repairs.contains(&kernel::Repair::Hooks) {
+                load.push(LoadStep::DeleteExtra);
+            }
+            if repairs.contains(&kernel::Repair::BeforeAfter) {
+                load.push(LoadStep::RestoreBeforeAfter);
+            }
+            if policy_changed || repairs.contains(&kernel::Repair::Policies) {
                 load.push(LoadStep::Policies);
             }
-            if files_changed || policy_changed || kernel_rules {
+            if files_changed || policy_changed || !repairs.is_empty() {
                 load.push(LoadStep::RestoreRules);
             }
         }
@@ -571,6 +609,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             blocked: None,
             install: false,
             unverified_version,
+            kernel_deletes,
         }),
     })
 }
