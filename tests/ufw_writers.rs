@@ -158,3 +158,56 @@ fn unverified_ufw_version_needs_force() {
     let r = root.harden(&["apply", "--yes", "--force", "--profile", &p]);
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn bypasses_and_unhooking_are_drift_repaired_without_reload() {
+    let Some(ns) = Ns::new() else { return };
+    let run = ns.run(
+        r#"
+P=$P/profiles/web.toml
+$H apply -q --yes --profile $P
+for cmd in "iptables -I INPUT 1 -j ACCEPT" "iptables -D INPUT -j ufw-before-input" "iptables -F ufw-before-input" "iptables -I ufw-after-input 1 -j ACCEPT" "ip6tables -I INPUT 1 -j ACCEPT"; do
+  $cmd
+  echo "=== $cmd"; $H check --profile $P; echo "check=$?"
+  $H apply -q --yes --profile $P; echo "apply=$?"; $H check -q --profile $P; echo "after=$?"
+done
+ufw allow 8080/tcp >/dev/null
+echo "=== ufw allow"; $H check --profile $P --format json
+"#,
+    );
+    let s = sections(&run.stdout);
+    for (cmd, want) in [
+        ("iptables -I INPUT 1 -j ACCEPT", "INPUT accepts traffic before ufw's rules: -A INPUT -j ACCEPT"),
+        ("iptables -D INPUT -j ufw-before-input", "INPUT does not jump to \"-j ufw-before-input\""),
+        ("iptables -F ufw-before-input", "in the files but not in the kernel: -A ufw-before-input -i lo -j ACCEPT"),
+        ("iptables -I ufw-after-input 1 -j ACCEPT", "in the kernel but not in the files (loaded by hand?): -A ufw-after-input -j ACCEPT"),
+        ("ip6tables -I INPUT 1 -j ACCEPT", "ip6tables: INPUT accepts traffic before ufw's rules"),
+    ] {
+        let out = &s[cmd];
+        assert!(out.contains(want) && out.contains("check=2"), "{cmd}: {run:?}");
+        assert!(out.contains("apply=0") && out.contains("after=0"), "{cmd} is repaired by one apply: {run:?}");
+    }
+    // An ordinary ufw change is a rule change, not kernel drift.
+    let json = &s["ufw allow"];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let drift = v["resources"][0]["drift"].as_array().unwrap();
+    assert_eq!(drift.len(), 1, "{v}");
+    assert_eq!(drift[0]["item"], "firewall.rule");
+}
+
+#[test]
+fn edited_saved_plan_is_refused() {
+    let Some(root) = Root::new() else { return };
+    root.write("/p.toml", PROFILE);
+    let p = root.file("/p.toml").display().to_string();
+    let out = root.file("/plan.json").display().to_string();
+    assert_eq!(root.harden(&["plan", "--profile", &p, "--out", &out]).code, 2);
+    let mut v: serde_json::Value = serde_json::from_str(&root.read("/plan.json")).unwrap();
+    v["plan"]["resources"][0]["actions"]["writes"][0]["content"] = serde_json::Value::String("*filter\n-A ufw-user-input -j ACCEPT\nCOMMIT\n".into());
+    root.write("/plan.json", &serde_json::to_string(&v).unwrap());
+    let before = root.read("/etc/ufw/user.rules");
+    let r = root.harden(&["apply", &out, "--yes"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("is not what the profile gives now") && r.stderr.contains("edited"), "{r:?}");
+    assert_eq!(root.read("/etc/ufw/user.rules"), before);
+}
