@@ -61,6 +61,9 @@ impl ApplyReport {
             ..Default::default()
         }
     }
+    pub fn failed_resources(&self) -> bool {
+        self.resources.iter().any(|r| r.failed.is_some())
+    }
     pub fn failed(&self) -> bool {
         self.resources.iter().any(|r| r.failed.is_some()) || !self.remaining.is_empty()
     }
@@ -86,9 +89,30 @@ pub struct ApplyOptions<'a> {
 /// again (at most three times) instead of overwriting its change.
 pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) -> Result<ApplyReport> {
     let mut plan = plan.clone();
+    let mut kernel_pass = false;
+    let mut first: Option<ApplyReport> = None;
     for attempt in 0.. {
         match apply_once(sys, &plan, profile, opts)? {
-            Attempt::Done(r) => return Ok(r),
+            // Starting a half-started ufw can leave the kernel short of the
+            // files; what is left then is loading them, which one more pass does.
+            Attempt::Done(r)
+                if !kernel_pass
+                    && !r.failed_resources()
+                    && !r.remaining.is_empty()
+                    && r.remaining.iter().all(|c| c.starts_with("load the files into the kernel")) =>
+            {
+                kernel_pass = true;
+                tracing::info!("the kernel still differs from the files; loading them once more");
+                first = Some(r);
+                plan = self::plan(sys, profile)?;
+            }
+            Attempt::Done(mut r) => {
+                if let Some(f) = first.take() {
+                    let later = std::mem::take(&mut r.resources);
+                    r.resources = f.resources.into_iter().chain(later).collect();
+                }
+                return Ok(r);
+            }
             Attempt::Stale(msg) if !opts.saved && attempt < 3 => {
                 tracing::warn!("{msg}; planning again");
                 plan = self::plan(sys, profile)?;

@@ -62,7 +62,13 @@ fn concurrent_appends_never_interleave_or_lose_lines() {
                 // Two processes would be the same: each append is one write under an flock.
                 let log = harden::audit::AuditLog { path: p, retention_days: 90, max_bytes: u64::MAX };
                 for i in 0..300 {
-                    let mut r = harden::audit::record(&None, "test.append", "test", "success", Some(format!("{w}-{i}-{}", "x".repeat(300))));
+                    let mut r = harden::audit::record(
+                        &None,
+                        "test.append",
+                        "test",
+                        "success",
+                        Some(format!("{w}-{i}-{}", "x".repeat(300))),
+                    );
                     r.resource = format!("writer{w}");
                     log.append(&[r]).unwrap();
                 }
@@ -95,7 +101,10 @@ fn rotation_keeps_exactly_the_records_inside_retention() {
     }
     log.append(&recs).unwrap(); // over max_bytes: rotates
     let rotated = std::fs::read_to_string(d.path().join("log/audit.jsonl.1")).unwrap();
-    let kept: Vec<String> = rotated.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["detail"].as_str().unwrap().to_string()).collect();
+    let kept: Vec<String> = rotated
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["detail"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(kept, vec!["r2", "r3", "r4"]);
     assert_eq!(std::fs::read_to_string(d.path().join("log/audit.jsonl")).unwrap(), "");
 }
@@ -106,7 +115,13 @@ fn metrics_file_is_prometheus_text() {
     root.write("/p.toml", PROFILE);
     let m = root.file("/metrics/harden.prom");
     std::fs::create_dir_all(m.parent().unwrap()).unwrap();
-    let r = root.harden(&["--metrics", &m.display().to_string(), "check", "--profile", &root.file("/p.toml").display().to_string()]);
+    let r = root.harden(&[
+        "--metrics",
+        &m.display().to_string(),
+        "check",
+        "--profile",
+        &root.file("/p.toml").display().to_string(),
+    ]);
     assert_eq!(r.code, 2);
     let text = std::fs::read_to_string(&m).unwrap();
     for want in ["harden_drift{resource=\"firewall\"} 1", "harden_last_run_success 1", "harden_findings 0"] {

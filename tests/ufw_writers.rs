@@ -180,7 +180,10 @@ echo "=== ufw allow"; $H check --profile $P --format json
         ("iptables -I INPUT 1 -j ACCEPT", "INPUT accepts traffic before ufw's rules: -A INPUT -j ACCEPT"),
         ("iptables -D INPUT -j ufw-before-input", "INPUT does not jump to \"-j ufw-before-input\""),
         ("iptables -F ufw-before-input", "in the files but not in the kernel: -A ufw-before-input -i lo -j ACCEPT"),
-        ("iptables -I ufw-after-input 1 -j ACCEPT", "in the kernel but not in the files (loaded by hand?): -A ufw-after-input -j ACCEPT"),
+        (
+            "iptables -I ufw-after-input 1 -j ACCEPT",
+            "in the kernel but not in the files (loaded by hand?): -A ufw-after-input -j ACCEPT",
+        ),
         ("ip6tables -I INPUT 1 -j ACCEPT", "ip6tables: INPUT accepts traffic before ufw's rules"),
     ] {
         let out = &s[cmd];
@@ -203,11 +206,32 @@ fn edited_saved_plan_is_refused() {
     let out = root.file("/plan.json").display().to_string();
     assert_eq!(root.harden(&["plan", "--profile", &p, "--out", &out]).code, 2);
     let mut v: serde_json::Value = serde_json::from_str(&root.read("/plan.json")).unwrap();
-    v["plan"]["resources"][0]["actions"]["writes"][0]["content"] = serde_json::Value::String("*filter\n-A ufw-user-input -j ACCEPT\nCOMMIT\n".into());
+    v["plan"]["resources"][0]["actions"]["writes"][0]["content"] =
+        serde_json::Value::String("*filter\n-A ufw-user-input -j ACCEPT\nCOMMIT\n".into());
     root.write("/plan.json", &serde_json::to_string(&v).unwrap());
     let before = root.read("/etc/ufw/user.rules");
     let r = root.harden(&["apply", &out, "--yes"]);
     assert_eq!(r.code, 1, "{r:?}");
     assert!(r.stderr.contains("is not what the profile gives now") && r.stderr.contains("edited"), "{r:?}");
     assert_eq!(root.read("/etc/ufw/user.rules"), before);
+}
+
+#[test]
+fn crlf_rules_after_a_failed_start_are_fixed_by_one_apply() {
+    let Some(ns) = Ns::new() else { return };
+    let run = ns.run(
+        r#"
+P=$P/profiles/web.toml
+$H apply -q --yes --profile $P
+t=$(mktemp); sed 's/$/\r/' /etc/ufw/user.rules > $t; cat $t > /etc/ufw/user.rules
+ufw reload >/dev/null 2>&1
+echo "=== check"; $H check --profile $P; echo "rc=$?"
+echo "=== apply"; $H apply -q --yes --profile $P; echo "rc=$?"
+echo "=== after"; $H check --profile $P; echo "rc=$?"; iptables -S ufw-user-input | grep -c dport
+"#,
+    );
+    let s = sections(&run.stdout);
+    assert!(s["check"].contains("CRLF line endings") && s["check"].contains("rc=2"), "{run:?}");
+    assert!(s["apply"].contains("rc=0"), "{run:?}");
+    assert!(s["after"].contains("rc=0") && s["after"].trim_end().ends_with('6'), "{run:?}");
 }
