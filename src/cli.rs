@@ -60,6 +60,16 @@ pub enum Format {
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+fn parse_dur(s: &str) -> Result<Duration, String> {
+    crate::agent::parse_duration(s)
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ShowFormat {
     Toml,
     Json,
@@ -111,6 +121,23 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = ShowFormat::Toml)]
         format: ShowFormat,
     },
+    /// Run `check` on a schedule (and with --remediate, apply on drift); logs each run.
+    Agent {
+        #[arg(long)]
+        profile: PathBuf,
+        /// Time between runs: 90s, 15m, 2h.
+        #[arg(long, default_value = "15m", value_parser = parse_dur)]
+        interval: Duration,
+        /// Up to this much extra wait, at random, so a fleet does not run in step.
+        #[arg(long, default_value = "0s", value_parser = parse_dur)]
+        jitter: Duration,
+        /// Apply the plan when drift is found (never a plan apply would refuse).
+        #[arg(long)]
+        remediate: bool,
+        /// Log lines as plain text (journald) or JSON.
+        #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
+        log_format: LogFormat,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), generated from these definitions.
@@ -123,7 +150,7 @@ impl Cli {
         match &self.command {
             Cmd::Plan { format, .. } | Cmd::Apply { format, .. } | Cmd::Check { format, .. } => *format == Format::Json,
             Cmd::Show { format } => *format == ShowFormat::Json,
-            Cmd::Completions { .. } | Cmd::Man => false,
+            Cmd::Completions { .. } | Cmd::Man | Cmd::Agent { .. } => false,
         }
     }
 }
@@ -180,7 +207,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         _ => {}
     }
     let style = Style { color: color_on(cli.color), verbose: cli.verbose > 0 };
-    init_tracing(cli.verbose, cli.quiet, style.color);
+    if !matches!(cli.command, Cmd::Agent { .. }) {
+        init_tracing(cli.verbose, cli.quiet, style.color);
+    }
     if !cli.root.exists() {
         bail!("--root {}: no such directory", cli.root.display());
     }
@@ -362,6 +391,23 @@ fn dispatch(
             Ok(if report.failed() { 1 } else { 0 })
         }
         Cmd::Completions { .. } | Cmd::Man => unreachable!("handled before the root is read"),
+        Cmd::Agent { profile, interval, jitter, remediate, log_format } => {
+            let builder = tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_env_filter(if cli.verbose > 1 { "debug" } else { "info" });
+            let _ = match log_format {
+                LogFormat::Json => builder.json().try_init(),
+                LogFormat::Plain => builder.try_init(),
+            };
+            let sys = System::real(&cli.root);
+            let audit = crate::audit::AuditLog::new(&sys, &cli.audit_log, cli.audit_retention_days, cli.audit_max_size);
+            crate::agent::run(
+                sys,
+                crate::agent::AgentOptions { profile, interval, jitter, remediate, metrics: cli.metrics.clone() },
+                audit,
+            )
+        }
         Cmd::Show { format } => {
             let t = engine::show(sys)?;
             match format {

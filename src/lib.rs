@@ -1,4 +1,5 @@
 //! harden: declarative hardening of Linux servers (UFW firewall, Caddy headers, backup encryption).
+pub mod agent;
 pub mod audit;
 pub mod backup;
 pub mod caddy;
