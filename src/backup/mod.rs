@@ -16,3 +16,4 @@ pub mod perms;
 pub mod probe;
 pub mod restic_set;
 pub mod secret;
+pub mod spec;
