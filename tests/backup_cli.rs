@@ -1,0 +1,353 @@
+//! The backup resource through the real binary on a temp root: plan, apply (twice),
+//! check and show; secrets never in any output; malformed configs change nothing;
+//! a real unencrypted borg repository makes `check` exit 2.
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+const PG_UID: u32 = 4101;
+
+/// Values planted in the fake host; none may appear in any output.
+const SECRETS: &[&str] = &[
+    "restic-file-pw-1a",
+    "s3-inline-secret-2b",
+    "cipher-inline-pass-3c",
+    "borg-inline-pw-4d",
+    "unit-env-pw-5e",
+    "argv-pw-6f",
+    "url-pw-7g",
+];
+
+struct Host {
+    dir: tempfile::TempDir,
+}
+
+struct Run {
+    code: i32,
+    out: String,
+}
+
+impl Host {
+    fn new() -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let h = Host { dir };
+        h.write(
+            "/etc/passwd",
+            &format!("root:x:0:0::/root:/bin/sh\npostgres:x:{PG_UID}:{PG_UID}::/var/lib/postgresql:/bin/sh\n"),
+            0o644,
+        );
+        h.write("/etc/group", &format!("root:x:0:\npostgres:x:{PG_UID}:\n"), 0o644);
+        h
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn host(&self, p: &str) -> std::path::PathBuf {
+        self.root().join(p.trim_start_matches('/'))
+    }
+
+    fn write(&self, p: &str, text: &str, mode: u32) {
+        let f = self.host(p);
+        fs::create_dir_all(f.parent().unwrap()).unwrap();
+        for d in f.ancestors().skip(1).take_while(|d| d.starts_with(self.root()) && *d != self.root()) {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        fs::write(&f, text).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn mode(&self, p: &str) -> (u32, u32) {
+        let m = fs::metadata(self.host(p)).unwrap();
+        (m.mode() & 0o7777, m.uid())
+    }
+
+    fn read(&self, p: &str) -> String {
+        fs::read_to_string(self.host(p)).unwrap()
+    }
+
+    fn harden(&self, args: &[&str]) -> Run {
+        let out = Command::new(env!("CARGO_BIN_EXE_harden"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            out: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+
+    fn profile(&self, text: &str) -> String {
+        let p = self.root().join("profile.toml");
+        fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    /// Every file under the root with its content hash, mode and owner.
+    fn snapshot(&self) -> BTreeMap<String, (String, u32, u32)> {
+        let mut out = BTreeMap::new();
+        let mut todo = vec![self.root().to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                let m = e.metadata().unwrap();
+                if m.is_dir() {
+                    todo.push(e.path());
+                } else if !e.path().ends_with("run/harden.lock") {
+                    // the lock is harden's own, not a file of the host's configuration
+                    let data = fs::read(e.path()).unwrap_or_default();
+                    out.insert(e.path().display().to_string(), (harden::system::sha256_hex(&data), m.mode(), m.uid()));
+                }
+            }
+        }
+        out
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::getuid().is_root()
+}
+
+fn has(tool: &str) -> bool {
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+const PG_CONF: &str = "# pgBackRest\n[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-pass=cipher-inline-pass-3c\nrepo2-type=s3\nrepo2-s3-bucket=bk\nrepo2-path=/pg\nrepo2-s3-key-secret=s3-inline-secret-2b\nrepo2-cipher-type=aes-256-cbc\n\n[main]\npg1-path=/var/lib/postgresql/15/main\n";
+
+const PROFILE: &str = r#"[backup]
+require_encryption = true
+secret_mode = "0600"
+[[backup.restic]]
+env_file = "/etc/restic/odoo.env"
+owner = "root"
+units = ["restic-odoo.service"]
+[[backup.restic]]
+env_file = "/etc/restic/rest.env"
+[[backup.borgmatic]]
+config = "/etc/borgmatic/config.yaml"
+allowed_modes = ["repokey-blake2", "keyfile-blake2", "repokey", "keyfile"]
+[[backup.pgbackrest]]
+config = "/etc/pgbackrest/pgbackrest.conf"
+owner = "postgres"
+cipher = "aes-256-cbc"
+"#;
+
+fn fake_host() -> Host {
+    let h = Host::new();
+    h.write(
+        "/etc/restic/odoo.env",
+        "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_FILE=/etc/restic/odoo.pass\n",
+        0o644,
+    );
+    h.write("/etc/restic/odoo.pass", "restic-file-pw-1a\n", 0o644);
+    h.write(
+        "/etc/restic/rest.env",
+        "RESTIC_REPOSITORY=rest:https://bk:url-pw-7g@backup.example:8000/r\nRESTIC_PASSWORD_FILE=/etc/restic/odoo.pass\n",
+        0o640,
+    );
+    h.write(
+        "/etc/systemd/system/restic-odoo.service",
+        "[Service]\nEnvironmentFile=/etc/restic/odoo.env\nEnvironment=RESTIC_PASSWORD=unit-env-pw-5e\nExecStart=/usr/bin/restic backup --password-command 'echo argv-pw-6f' /srv\n",
+        0o644,
+    );
+    h.write(
+        "/etc/borgmatic/config.yaml",
+        "location:\n    repositories:\n        - /srv/borg\nstorage:\n    encryption_passphrase: \"borg-inline-pw-4d\"\n",
+        0o644,
+    );
+    h.write("/etc/pgbackrest/pgbackrest.conf", PG_CONF, 0o644);
+    h
+}
+
+#[test]
+fn apply_fixes_permissions_and_cipher_then_changes_nothing() {
+    let h = fake_host();
+    let prof = h.profile(PROFILE);
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 2, "{}", plan.out);
+    for want in [
+        "chmod 0600 /etc/restic/odoo.env (now 0644)",
+        "chmod 0600 /etc/restic/odoo.pass (now 0644)",
+        "chmod 0600 /etc/restic/rest.env (now 0640)",
+        "chmod 0600 /etc/borgmatic/config.yaml (now 0644)",
+        "chown postgres /etc/pgbackrest/pgbackrest.conf",
+        "set repo1-cipher-type=aes-256-cbc in /etc/pgbackrest/pgbackrest.conf (no stanza yet)",
+        "+repo1-cipher-type=aes-256-cbc",
+        "repo1-cipher-pass=<redacted>",
+        "encryption_passphrase is written inline",
+    ] {
+        assert!(plan.out.contains(want), "plan lacks {want:?}:\n{}", plan.out);
+    }
+    // repo1 has its pass in the file; repo2 is remote and already encrypted: no pass finding
+    assert!(!plan.out.contains("cipher-pass is not set"), "{}", plan.out);
+    // a unit holding a secret inline is tightened too (its content is a finding, not an edit)
+    assert!(plan.out.contains("chmod 0600 /etc/systemd/system/restic-odoo.service"), "{}", plan.out);
+
+    let before_units = h.snapshot();
+    let apply = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(apply.code, 0, "{}", apply.out);
+    assert!(apply.out.contains("backup: applied"), "{}", apply.out);
+    assert_eq!(h.mode("/etc/restic/odoo.env"), (0o600, 0));
+    assert_eq!(h.mode("/etc/restic/odoo.pass"), (0o600, 0));
+    assert_eq!(h.mode("/etc/borgmatic/config.yaml").0, 0o600);
+    let (pg_mode, pg_uid) = h.mode("/etc/pgbackrest/pgbackrest.conf");
+    assert_eq!(pg_mode, 0o600);
+    if is_root() {
+        assert_eq!(pg_uid, PG_UID);
+    }
+    // line-targeted: the original text plus one line
+    let want = PG_CONF.replace("repo1-path=/srv/pgbr\n", "repo1-path=/srv/pgbr\nrepo1-cipher-type=aes-256-cbc\n");
+    assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), want);
+    let unit = "/etc/systemd/system/restic-odoo.service";
+    let k = h.host(unit).display().to_string();
+    assert_eq!(h.snapshot()[&k].0, before_units[&k].0, "the unit's content must not change");
+
+    let snap = h.snapshot();
+    let again = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(again.code, 0, "{}", again.out);
+    assert!(again.out.contains("No changes."), "{}", again.out);
+    assert_eq!(h.snapshot(), snap, "second apply changed files");
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 0, "{}", plan.out);
+    // what needs a person is still reported
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("is written inline"), "{}", check.out);
+}
+
+#[test]
+fn secrets_never_appear_in_any_output() {
+    let h = fake_host();
+    let prof = h.profile(PROFILE);
+    let mut all = String::new();
+    let mut run = |args: &[&str]| {
+        let r = h.harden(args);
+        all += &r.out;
+        r
+    };
+    let p = run(&["plan", "-v", "--profile", &prof]);
+    assert!(p.out.contains("<redacted>"), "the diff must show the redacted pass line:\n{}", p.out);
+    run(&["plan", "-vv", "--format", "json", "--profile", &prof]);
+    run(&["check", "-v", "--profile", &prof]);
+    run(&["check", "-v", "--format", "json", "--profile", &prof]);
+    let a = run(&["apply", "-v", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    run(&["apply", "-vv", "--yes", "--format", "json", "--profile", &prof]);
+    run(&["check", "-vv", "--profile", &prof]);
+    let s = run(&["show", "-v"]);
+    assert!(s.out.contains("[[backup.pgbackrest]]") && s.out.contains("/etc/restic/odoo.env"), "{}", s.out);
+    run(&["show", "-vv", "--format", "json"]);
+    assert!(all.len() > 2000, "outputs too short to mean anything:\n{all}");
+    for s in SECRETS {
+        assert!(!all.contains(s), "secret {s} shown:\n{all}");
+    }
+}
+
+#[test]
+fn malformed_configs_are_errors_with_file_and_line_and_change_nothing() {
+    for (file, text, profile, want) in [
+        (
+            "/etc/borgmatic/config.yaml",
+            "location:\n    repositories:\n        - /srv/borg\n    bad: [unclosed\n",
+            "[backup]\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n",
+            "/etc/borgmatic/config.yaml:",
+        ),
+        (
+            "/etc/pgbackrest/pgbackrest.conf",
+            "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-type\n",
+            "[backup]\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\ncipher = \"aes-256-cbc\"\n",
+            "/etc/pgbackrest/pgbackrest.conf:3",
+        ),
+        (
+            "/etc/restic/odoo.env",
+            "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_FILE='/etc/restic/pw\n",
+            "[backup]\n[[backup.restic]]\nenv_file = \"/etc/restic/odoo.env\"\n",
+            "/etc/restic/odoo.env:2",
+        ),
+    ] {
+        let h = Host::new();
+        h.write(file, text, 0o644);
+        let prof = h.profile(profile);
+        let snap = h.snapshot();
+        for cmd in ["plan", "check", "apply"] {
+            let mut args = vec![cmd, "--profile", &prof];
+            if cmd == "apply" {
+                args.push("--yes");
+            }
+            let r = h.harden(&args);
+            assert_eq!(r.code, 1, "{cmd} {file}: {}", r.out);
+            assert!(r.out.contains(want), "{cmd}: error must name {want}: {}", r.out);
+        }
+        assert_eq!(h.snapshot(), snap, "{file}: a failed run changed files");
+    }
+}
+
+fn borg_repo(h: &Host, mode: &str) -> bool {
+    if !has("borg") {
+        eprintln!("SKIP: borg is not installed; .ci/run installs borgbackup");
+        return false;
+    }
+    fs::create_dir_all(h.host("/srv")).unwrap();
+    let st = Command::new("borg")
+        .args(["init", "-e", mode])
+        .arg(h.host("/srv/borg"))
+        .env("BORG_PASSPHRASE", "borg-inline-pw-4d")
+        .env("BORG_BASE_DIR", h.host("/root"))
+        .env("HOME", h.host("/root"))
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "borg init: {}", String::from_utf8_lossy(&st.stderr));
+    true
+}
+
+#[test]
+fn check_exits_2_on_an_unencrypted_borg_repository() {
+    let profile = "[backup]\nrequire_encryption = true\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\nallowed_modes = [\"repokey-blake2\"]\n";
+    let yaml = "location:\n    repositories:\n        - /srv/borg\nstorage:\n    encryption_passcommand: cat /etc/borgmatic/pass\n";
+    for (mode, want_code) in [("none", 2), ("repokey-blake2", 0), ("repokey", 2)] {
+        let h = Host::new();
+        h.write("/etc/borgmatic/config.yaml", yaml, 0o600);
+        h.write("/etc/borgmatic/pass", "borg-inline-pw-4d\n", 0o600);
+        if !borg_repo(&h, mode) {
+            return;
+        }
+        let prof = h.profile(profile);
+        let r = h.harden(&["check", "--profile", &prof]);
+        assert_eq!(r.code, want_code, "{mode}: {}", r.out);
+        match mode {
+            "none" => assert!(r.out.contains("is not encrypted") && r.out.contains("borg init -e"), "{}", r.out),
+            "repokey" => assert!(r.out.contains("uses mode repokey, not one of repokey-blake2"), "{}", r.out),
+            _ => assert!(r.out.contains("in sync"), "{}", r.out),
+        }
+        // nothing to change: apply cannot pretend to fix a repository
+        let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+        assert_eq!(a.code, 0, "{}", a.out);
+        assert!(a.out.contains("No changes."), "{}", a.out);
+    }
+}
+
+#[test]
+fn apply_refuses_a_file_changed_since_the_plan() {
+    use harden::backup::{apply, plan};
+    let h = fake_host();
+    let prof = harden::profile::load(Path::new(&h.profile(PROFILE))).unwrap();
+    let sys = harden::system::System::real(h.root());
+    let p = plan::plan(&sys, prof.backup.as_ref().unwrap()).unwrap();
+    let harden::plan::Actions::Backup(a) = &p.actions else { panic!("not a backup plan") };
+    // someone tightens one file and edits the config in between
+    fs::set_permissions(h.host("/etc/restic/odoo.pass"), fs::Permissions::from_mode(0o640)).unwrap();
+    let snap = h.snapshot();
+    let e = apply::apply(&sys, a, "t1").unwrap_err().to_string();
+    assert!(e.contains("odoo.pass changed since the plan") && e.contains("plan again"), "{e}");
+    assert_eq!(h.snapshot(), snap, "a stale plan must change nothing");
+    fs::set_permissions(h.host("/etc/restic/odoo.pass"), fs::Permissions::from_mode(0o644)).unwrap();
+    h.write("/etc/pgbackrest/pgbackrest.conf", &format!("{PG_CONF}# edited\n"), 0o644);
+    let e = apply::apply(&sys, a, "t2").unwrap_err().to_string();
+    assert!(e.contains("pgbackrest.conf changed since the plan"), "{e}");
+}
