@@ -114,8 +114,9 @@ fn is_root() -> bool {
     nix::unistd::getuid().is_root()
 }
 
+/// Whether the program can be started (pgbackrest has no `--version`, so only spawning counts).
 fn has(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new(tool).arg("version").output().is_ok()
 }
 
 const PG_CONF: &str = "# pgBackRest\n[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-pass=cipher-inline-pass-3c\nrepo2-type=s3\nrepo2-s3-bucket=bk\nrepo2-path=/pg\nrepo2-s3-key-secret=s3-inline-secret-2b\nrepo2-cipher-type=aes-256-cbc\n\n[main]\npg1-path=/var/lib/postgresql/15/main\n";
@@ -350,4 +351,111 @@ fn apply_refuses_a_file_changed_since_the_plan() {
     h.write("/etc/pgbackrest/pgbackrest.conf", &format!("{PG_CONF}# edited\n"), 0o644);
     let e = apply::apply(&sys, a, "t2").unwrap_err().to_string();
     assert!(e.contains("pgbackrest.conf changed since the plan"), "{e}");
+}
+
+const INITDB: &str = "/usr/lib/postgresql/15/bin/initdb";
+
+/// Run a script as postgres in a private mount namespace with a fresh world-writable
+/// null device over /dev/null: initdb needs one, and a shared test machine's may have
+/// been left 0644. The host's /dev/null is not touched.
+fn as_postgres(script: &str) -> std::process::Output {
+    let dev = tempfile::tempdir().unwrap();
+    let inner = "mount -t tmpfs tmpfs \"$0\" && mknod -m 666 \"$0/null\" c 1 3 && mount --bind \"$0/null\" /dev/null && exec runuser -u postgres -- sh -c \"$1\"";
+    Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", inner])
+        .arg(dev.path())
+        .arg(script)
+        .output()
+        .unwrap()
+}
+
+/// A pgBackRest host in a temp dir whose config names host paths; a link `<dir>` -> `/`
+/// inside the root makes those same paths resolve inside the root for harden.
+fn pg_host() -> Option<(Host, String)> {
+    if !has("pgbackrest") || !Path::new(INITDB).exists() || !is_root() {
+        eprintln!("SKIP: pgbackrest, PostgreSQL 15 initdb or root (to run as postgres) missing; .ci/run installs them");
+        return None;
+    }
+    let h = Host::new();
+    let d = h.root().display().to_string();
+    let link = h.host(&d);
+    fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/", &link).unwrap();
+    let uid = harden::backup::fsroot::Root::new("/").uid_of("postgres").expect("postgres user");
+    // the root's passwd must agree with the host's postgres uid, which runs pgbackrest
+    h.write(
+        "/etc/passwd",
+        &format!("root:x:0:0::/root:/bin/sh\npostgres:x:{uid}:{uid}::/var/lib/postgresql:/bin/sh\n"),
+        0o644,
+    );
+    h.write("/etc/group", &format!("root:x:0:\npostgres:x:{uid}:\n"), 0o644);
+    let conf = format!(
+        "[global]\nlog-path={d}/log\nlock-path={d}/lock\nspool-path={d}/spool\nlog-level-console=warn\nrepo1-path={d}/repo\n\n[demo]\npg1-path={d}/pgdata\npg1-port=54329\npg1-socket-path={d}\n"
+    );
+    h.write("/etc/pgbackrest/pgbackrest.conf", &conf, 0o640);
+    fs::create_dir_all(h.host("/etc/pgbackrest/conf.d")).unwrap();
+    let st = Command::new("chown").args(["-R", "postgres:postgres", &d]).status().unwrap();
+    assert!(st.success());
+    let out = as_postgres(&format!("{INITDB} -D {d}/pgdata >/dev/null"));
+    assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+    Some((h, d))
+}
+
+fn stanza_create(d: &str) -> std::process::Output {
+    as_postgres(&format!(
+        "pgbackrest --config={d}/etc/pgbackrest/pgbackrest.conf --config-include-path={d}/etc/pgbackrest/conf.d --stanza=demo --no-online stanza-create"
+    ))
+}
+
+const PG_PROFILE: &str = "[backup]\nrequire_encryption = true\nsecret_mode = \"0640\"\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\nowner = \"postgres\"\ncipher = \"aes-256-cbc\"\n";
+
+#[test]
+fn pgbackrest_cipher_set_before_stanza_create_gives_an_encrypted_repo() {
+    let Some((h, d)) = pg_host() else { return };
+    let prof = h.profile(PG_PROFILE);
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 2, "{}", plan.out);
+    assert!(plan.out.contains("set repo1-cipher-type=aes-256-cbc"), "{}", plan.out);
+    assert!(
+        plan.out.contains("repo1-cipher-pass is not set") && plan.out.contains("harden never writes one"),
+        "{}",
+        plan.out
+    );
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    // the person adds the pass as the finding says; then pgBackRest accepts the edited file
+    h.write("/etc/pgbackrest/conf.d/repo1-cipher.conf", "[global]\nrepo1-cipher-pass=test-only-pass-8h\n", 0o640);
+    Command::new("chown")
+        .args(["postgres:postgres", h.host("/etc/pgbackrest/conf.d/repo1-cipher.conf").to_str().unwrap()])
+        .status()
+        .unwrap();
+    let out = stanza_create(&d);
+    assert!(
+        out.status.success(),
+        "stanza-create: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info = fs::read(h.host("/repo/backup/demo/backup.info")).unwrap();
+    assert!(info.starts_with(b"Salted__"), "the stanza must be encrypted");
+    let check = h.harden(&["check", "-v", "--profile", &prof]);
+    assert_eq!(check.code, 0, "{}", check.out);
+    assert!(!check.out.contains("test-only-pass-8h"), "{}", check.out);
+}
+
+#[test]
+fn pgbackrest_plain_stanza_is_a_finding_and_the_config_is_left_alone() {
+    let Some((h, d)) = pg_host() else { return };
+    let out = stanza_create(&d);
+    assert!(out.status.success(), "stanza-create: {}", String::from_utf8_lossy(&out.stderr));
+    let prof = h.profile(PG_PROFILE);
+    let before = h.read("/etc/pgbackrest/pgbackrest.conf");
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("stanza demo") && check.out.contains("is not encrypted"), "{}", check.out);
+    assert!(check.out.contains("add a new repoN"), "the remedy gives the migration: {}", check.out);
+    assert!(!check.out.contains("set repo1-cipher-type"), "{}", check.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), before, "a plain stanza's config must not get a cipher");
 }
