@@ -459,3 +459,53 @@ fn pgbackrest_plain_stanza_is_a_finding_and_the_config_is_left_alone() {
     assert_eq!(a.code, 0, "{}", a.out);
     assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), before, "a plain stanza's config must not get a cipher");
 }
+
+#[test]
+fn sets_sharing_a_file_combine_modes_and_report_conflicting_owners() {
+    let h = Host::new();
+    h.write("/etc/restic/a.env", "RESTIC_REPOSITORY=/srv/a\nRESTIC_PASSWORD_FILE=/etc/restic/shared.pass\n", 0o600);
+    h.write("/etc/restic/b.env", "RESTIC_REPOSITORY=/srv/b\nRESTIC_PASSWORD_FILE=/etc/restic/shared.pass\n", 0o600);
+    h.write("/etc/restic/shared.pass", "restic-file-pw-1a\n", 0o664);
+    let prof = h.profile(
+        "[backup]\n[[backup.restic]]\nenv_file = \"/etc/restic/a.env\"\n[[backup.restic]]\nenv_file = \"/etc/restic/b.env\"\nowner = \"postgres\"\n",
+    );
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert!(plan.out.contains("chmod 0600 /etc/restic/shared.pass (now 0664)"), "{}", plan.out);
+    assert!(plan.out.contains("several backup sets want different owners"), "{}", plan.out);
+    assert!(!plan.out.contains("/etc/restic/shared.pass (now root)"), "no owner may win silently: {}", plan.out);
+    assert!(plan.out.contains("chown postgres /etc/restic/b.env"), "{}", plan.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    let again = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert!(again.out.contains("No changes."), "{}", again.out);
+    assert_eq!(h.harden(&["check", "--profile", &prof]).code, 2);
+}
+
+#[test]
+fn show_prints_a_fragment_that_loads_as_a_profile() {
+    let h = fake_host();
+    h.write(
+        "/etc/borgmatic.d/extra.yaml",
+        "repositories:\n  - path: /srv/x\nencryption_passcommand: cat /etc/x\n",
+        0o600,
+    );
+    let s = h.harden(&["show"]);
+    assert_eq!(s.code, 0, "{}", s.out);
+    for want in [
+        "env_file = \"/etc/restic/odoo.env\"",
+        "units = [\"restic-odoo.service\"]",
+        "config = \"/etc/borgmatic/config.yaml\"",
+        "config = \"/etc/borgmatic.d/extra.yaml\"",
+        "config = \"/etc/pgbackrest/pgbackrest.conf\"",
+        "require_encryption = false",
+    ] {
+        assert!(s.out.contains(want), "show lacks {want:?}:\n{}", s.out);
+    }
+    let prof = h.profile(&s.out);
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert!(plan.code == 0 || plan.code == 2, "the shown fragment must load: {}", plan.out);
+    assert!(plan.out.contains("== backup:"), "{}", plan.out);
+    // an empty host shows no [backup] at all
+    let empty = Host::new();
+    assert!(!empty.harden(&["show"]).out.contains("backup"));
+}

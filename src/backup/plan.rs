@@ -60,21 +60,34 @@ fn finding(f: &ObsFinding) -> Finding {
     }
 }
 
-/// What one file needs to meet the policy, if anything.
-fn perm_fix(root: &Root, path: &Path, policy: &Policy) -> Option<PermFix> {
-    let m = root.meta(path).ok()?;
+/// What the sets ask of one file. Several sets may name the same file (a shared
+/// password file): modes combine to the strictest, owners must agree.
+struct Want {
+    from_mode: u32,
+    from_uid: u32,
+    max_mode: u32,
+    /// (user, uid, profile entry) per set that named the file
+    owners: Vec<(String, u32, String)>,
+}
+
+fn want(root: &Root, path: &Path, policy: &Policy, set: &str, acc: &mut BTreeMap<String, Want>) {
+    let Ok(m) = root.meta(path) else { return };
     if m.kind != Kind::File {
-        return None;
+        return;
     }
-    let to_mode = m.mode & policy.max_mode;
-    let to_uid = root.uid_of(&policy.run_as).unwrap_or(m.uid);
-    (to_mode != m.mode || to_uid != m.uid).then(|| PermFix {
-        path: m.path.display().to_string(),
+    let w = acc.entry(m.path.display().to_string()).or_insert(Want {
         from_mode: m.mode,
-        to_mode,
         from_uid: m.uid,
-        to_uid,
-    })
+        max_mode: 0o777,
+        owners: Vec::new(),
+    });
+    w.max_mode &= policy.max_mode;
+    // an owner unknown to the root's passwd is the observer's finding; nothing to set
+    if let Some(uid) = root.uid_of(&policy.run_as) {
+        if !w.owners.iter().any(|o| o.1 == uid) {
+            w.owners.push((policy.run_as.clone(), uid, set.to_string()));
+        }
+    }
 }
 
 struct Acc {
@@ -82,7 +95,7 @@ struct Acc {
     findings: Vec<Finding>,
     warnings: Vec<String>,
     views: Vec<View>,
-    perms: BTreeMap<String, PermFix>,
+    perms: BTreeMap<String, Want>,
     edits: BTreeMap<PathBuf, (Vec<LineEdit>, Vec<String>)>,
     /// Inline secret values seen, to redact from diffs.
     secrets: Vec<String>,
@@ -141,7 +154,23 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             edits,
         });
     }
-    for fix in acc.perms.values() {
+    for (path, w) in std::mem::take(&mut acc.perms) {
+        let to_uid = match w.owners.as_slice() {
+            [] => w.from_uid,
+            [(_, uid, _)] => *uid,
+            many => {
+                let who: Vec<String> = many.iter().map(|(u, _, set)| format!("{u} ({set})")).collect();
+                acc.findings.push(Finding {
+                    id: "backup.owner-conflict".into(),
+                    message: format!("several backup sets want different owners for this file: {}", who.join(", ")),
+                    location: Some(path.clone()),
+                    remedy: Some("give each set its own secret file, or the same owner in the profile".into()),
+                });
+                w.from_uid
+            }
+        };
+        let fix =
+            PermFix { path, from_mode: w.from_mode, to_mode: w.from_mode & w.max_mode, from_uid: w.from_uid, to_uid };
         if fix.from_mode != fix.to_mode {
             acc.changes.push(Change {
                 kind: ChangeKind::Change,
@@ -161,8 +190,10 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
                 actual: Some(name(fix.from_uid)),
             });
         }
+        if fix.from_mode != fix.to_mode || fix.from_uid != fix.to_uid {
+            actions.perms.push(fix);
+        }
     }
-    actions.perms = acc.perms.into_values().collect();
     Ok(ResourcePlan {
         resource: "backup".into(),
         changes: acc.changes,
@@ -195,13 +226,20 @@ fn plan_set(
     };
     let mut files: Vec<PathBuf> = c.files.clone();
     files.extend(obs.decls.iter().flat_map(|d| d.files.iter()).filter(|f| !units.contains(f)).cloned());
+    // Every secret file the set names, not only those with a finding today: a file two
+    // sets share must be wanted by both or the owner would flip between applies.
+    for s in obs.decls.iter().flat_map(|d| &d.secrets) {
+        match &s.source {
+            SecretSource::File { path } if path.is_absolute() => files.push(path.clone()),
+            SecretSource::Command { reads, .. } => files.extend(reads.iter().filter(|p| p.is_absolute()).cloned()),
+            _ => {}
+        }
+    }
     for f in obs.findings.iter().filter(|f| fixable(f)) {
         files.push(f.path.clone());
     }
     for f in files {
-        if let Some(fix) = perm_fix(root, &f, &obs.policy) {
-            acc.perms.entry(fix.path.clone()).or_insert(fix);
-        }
+        want(root, &f, &obs.policy, &c.set.name, &mut acc.perms);
     }
     // pgBackRest cipher
     let mut handled = Vec::new();
