@@ -74,7 +74,8 @@ pub fn redact(text: &str, known: &[&str]) -> String {
     for l in text.split_inclusive('\n') {
         let body = l.trim_end_matches(['\n', '\r']);
         match body.find('=') {
-            Some(eq) if !body.trim_start().starts_with('#') && secret_key(&body[..eq]) => {
+            // commented-out lines too: an old pass left in a comment is still a pass
+            Some(eq) if secret_key(body[..eq].trim_start_matches(['#', ';', ' ', '\t'])) => {
                 out.push_str(&body[..=eq]);
                 out.push_str(REDACTED);
                 out.push_str(&l[body.len()..]);
@@ -113,9 +114,9 @@ mod tests {
 
     #[test]
     fn redaction() {
-        let t = "repo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=hunter22\nrepo1-s3-key-type=auto\nrepo1-s3-key-secret = abc\npath=/x/hunter22\n";
+        let t = "repo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=hunter22\nrepo1-s3-key-type=auto\nrepo1-s3-key-secret = abc\npath=/x/hunter22\n# repo1-cipher-pass=old-pass-9\n";
         let r = redact(t, &["hunter22"]);
-        assert!(!r.contains("hunter22") && !r.contains("abc"), "{r}");
+        assert!(!r.contains("hunter22") && !r.contains("abc") && !r.contains("old-pass-9"), "{r}");
         assert!(r.contains("repo1-cipher-type=aes-256-cbc\n") && r.contains("repo1-s3-key-type=auto"));
         assert!(r.contains("repo1-cipher-pass=<redacted>\n"));
     }
