@@ -509,3 +509,22 @@ fn show_prints_a_fragment_that_loads_as_a_profile() {
     let empty = Host::new();
     assert!(!empty.harden(&["show"]).out.contains("backup"));
 }
+
+#[test]
+fn a_config_missing_on_this_host_is_a_finding_not_an_error() {
+    let h = Host::new();
+    h.write("/etc/restic/a.env", "RESTIC_REPOSITORY=/srv/a\nRESTIC_PASSWORD_FILE=/etc/restic/a.pass\n", 0o644);
+    h.write("/etc/restic/a.pass", "restic-file-pw-1a\n", 0o600);
+    let prof = h.profile(
+        "[backup]\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n[[backup.restic]]\nenv_file = \"/etc/restic/a.env\"\n",
+    );
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(
+        check.out.contains("profile.toml:3:10: /etc/borgmatic/config.yaml does not exist on this host"),
+        "{}",
+        check.out
+    );
+    // the other set is still planned
+    assert!(check.out.contains("chmod 0600 /etc/restic/a.env"), "{}", check.out);
+}

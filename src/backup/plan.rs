@@ -114,6 +114,17 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
     };
     let mut seen_findings = HashSet::new();
     for c in spec.sets() {
+        // A profile shared by many hosts may name a config this host lacks: a finding for
+        // a person, not an error that would stop the plan of every other resource.
+        if let Some(missing) = missing_config(&root, &c) {
+            acc.findings.push(Finding {
+                id: "backup.config-missing".into(),
+                message: format!("{} does not exist on this host", missing.display()),
+                location: Some(c.at.to_string()),
+                remedy: Some("create the backup config, or remove this entry from the profile".into()),
+            });
+            continue;
+        }
         let obs = observe(&root, &c.set)?;
         plan_set(&root, spec, &c, &obs, &mut acc, &mut seen_findings);
     }
@@ -202,6 +213,16 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         views: acc.views,
         actions: Actions::Backup(actions),
     })
+}
+
+fn missing_config(root: &Root, c: &Configured) -> Option<PathBuf> {
+    let main = c.files.first()?;
+    // pgBackRest falls back to the Debian path when the default one is missing
+    let legacy = Path::new(super::parse::pgbackrest::LEGACY_CONFIG);
+    let is_default = main == Path::new(super::parse::pgbackrest::DEFAULT_CONFIG);
+    let pg = matches!(c.set.kind, SetKind::PgBackRest { .. });
+    let found = root.exists(main) || (pg && is_default && root.exists(legacy));
+    (!found).then(|| main.clone())
 }
 
 fn plan_set(
