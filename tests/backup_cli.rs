@@ -528,3 +528,67 @@ fn a_config_missing_on_this_host_is_a_finding_not_an_error() {
     // the other set is still planned
     assert!(check.out.contains("chmod 0600 /etc/restic/a.env"), "{}", check.out);
 }
+
+/// Values a corpus file holds in secret-looking keys, found independently of harden's
+/// redaction (INI `key=value` and YAML `key: value` lines).
+fn corpus_secrets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for l in text.lines() {
+        let l = l.trim().trim_start_matches(['#', ' ']);
+        let Some((k, v)) = l.split_once('=').or_else(|| l.split_once(": ")) else { continue };
+        let k = k.trim().to_ascii_lowercase();
+        let v = v.trim().trim_matches(['"', '\'']);
+        let secretish =
+            ["pass", "secret", "key"].iter().any(|w| k.contains(w)) && !k.ends_with("-type") && !k.ends_with("command");
+        if secretish && v.len() >= 4 && !v.starts_with("${") && !v.starts_with('/') {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_configs_plan_and_apply_without_showing_their_secrets() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/backup");
+    if !dir.join("INDEX.md").exists() {
+        eprintln!("SKIP: corpus {} missing", dir.display());
+        return;
+    }
+    let mut names: Vec<String> =
+        fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    let (mut planned, mut checked) = (0, 0);
+    for name in names {
+        let (target, profile) = if name.ends_with("pgbackrest.conf") {
+            ("/etc/pgbackrest/pgbackrest.conf", "[backup]\nrequire_encryption = true\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\nowner = \"postgres\"\ncipher = \"aes-256-cbc\"\n")
+        } else if name.contains("borgmatic") {
+            ("/etc/borgmatic/config.yaml", "[backup]\nrequire_encryption = true\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\nallowed_modes = [\"repokey-blake2\"]\n")
+        } else {
+            continue;
+        };
+        let text = fs::read_to_string(dir.join(&name)).unwrap();
+        let secrets = corpus_secrets(&text);
+        checked += secrets.len();
+        let h = Host::new();
+        h.write(target, &text, 0o644);
+        let prof = h.profile(profile);
+        let mut all = String::new();
+        for args in [vec!["plan", "-v"], vec!["check", "-v", "--format", "json"], vec!["apply", "-v", "--yes"]] {
+            let mut a = args.clone();
+            a.extend(["--profile", prof.as_str()]);
+            let r = h.harden(&a);
+            assert!(r.code == 0 || (r.code == 2 && args[0] != "apply"), "{name} {args:?}: {}", r.out);
+            all += &r.out;
+        }
+        let again = h.harden(&["apply", "--yes", "--profile", &prof]);
+        assert!(again.code == 0 && again.out.contains("No changes."), "{name}: second apply: {}", again.out);
+        all += &h.harden(&["show", "-v"]).out;
+        for s in &secrets {
+            assert!(!all.contains(s.as_str()), "{name}: secret value {s:?} shown:\n{all}");
+        }
+        assert!(all.contains("== backup:"), "{name}: {all}");
+        planned += 1;
+    }
+    assert!(planned >= 10, "only {planned} corpus configs planned");
+    assert!(checked >= 5, "only {checked} secret values found in the corpus to look for");
+}
