@@ -592,3 +592,34 @@ fn corpus_configs_plan_and_apply_without_showing_their_secrets() {
     assert!(planned >= 10, "only {planned} corpus configs planned");
     assert!(checked >= 5, "only {checked} secret values found in the corpus to look for");
 }
+
+#[test]
+fn directories_that_let_others_replace_a_secret_lose_their_write_bits() {
+    let h = Host::new();
+    h.write("/etc/restic/a.env", "RESTIC_REPOSITORY=/srv/a\nRESTIC_PASSWORD_FILE=/etc/restic/keys/a.pass\n", 0o600);
+    h.write("/etc/restic/keys/a.pass", "restic-file-pw-1a\n", 0o600);
+    fs::set_permissions(h.host("/etc/restic"), fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(h.host("/etc/restic/keys"), fs::Permissions::from_mode(0o1777)).unwrap();
+    let prof = h.profile("[backup]\n[[backup.restic]]\nenv_file = \"/etc/restic/a.env\"\n");
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 2, "{}", plan.out);
+    assert!(plan.out.contains("chmod 0775 /etc/restic (now 0777)"), "{}", plan.out);
+    // a sticky directory cannot have its files replaced by others: left alone
+    assert!(!plan.out.contains("/etc/restic/keys (now"), "{}", plan.out);
+    assert!(!plan.out.contains("world-writable"), "the fixable finding became a change: {}", plan.out);
+    let mut group_dir = false;
+    if is_root() {
+        // group-writable by a group the run-as user is not in
+        std::os::unix::fs::chown(h.host("/etc/restic/keys"), None, Some(PG_UID)).unwrap();
+        fs::set_permissions(h.host("/etc/restic/keys"), fs::Permissions::from_mode(0o775)).unwrap();
+        group_dir = true;
+    }
+    assert_eq!(h.harden(&["apply", "--yes", "--profile", &prof]).code, 0);
+    assert_eq!(h.mode("/etc/restic").0, 0o775);
+    if group_dir {
+        assert_eq!(h.mode("/etc/restic/keys").0, 0o755);
+    }
+    let again = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert!(again.out.contains("No changes."), "{}", again.out);
+    assert_eq!(h.harden(&["check", "--profile", &prof]).code, 0);
+}

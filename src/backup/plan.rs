@@ -68,10 +68,12 @@ struct Want {
     max_mode: u32,
     /// (user, uid, profile entry) per set that named the file
     owners: Vec<(String, u32, String)>,
+    dir: bool,
 }
 
 fn want(root: &Root, path: &Path, policy: &Policy, set: &str, acc: &mut BTreeMap<String, Want>) {
-    let Ok(m) = root.meta(path) else { return };
+    let Ok(chain) = root.meta_chain(path) else { return };
+    let Some((m, dirs)) = chain.split_first() else { return };
     if m.kind != Kind::File {
         return;
     }
@@ -80,12 +82,35 @@ fn want(root: &Root, path: &Path, policy: &Policy, set: &str, acc: &mut BTreeMap
         from_uid: m.uid,
         max_mode: 0o777,
         owners: Vec::new(),
+        dir: false,
     });
     w.max_mode &= policy.max_mode;
     // an owner unknown to the root's passwd is the observer's finding; nothing to set
     if let Some(uid) = root.uid_of(&policy.run_as) {
         if !w.owners.iter().any(|o| o.1 == uid) {
             w.owners.push((policy.run_as.clone(), uid, set.to_string()));
+        }
+    }
+    // A directory above the secret that others may write lets them replace it: drop
+    // the write bit, as the observer's finding says (sticky dirs such as /tmp are safe).
+    for d in dirs {
+        let sticky = d.mode & 0o1000 != 0;
+        let mut drop = 0;
+        if d.mode & 0o002 != 0 && !sticky {
+            drop |= 0o002;
+        }
+        if d.mode & 0o020 != 0 && !sticky && d.gid != 0 && !root.user_in_group(&policy.run_as, d.gid) {
+            drop |= 0o020;
+        }
+        if drop != 0 {
+            let w = acc.entry(d.path.display().to_string()).or_insert(Want {
+                from_mode: d.mode,
+                from_uid: d.uid,
+                max_mode: 0o7777,
+                owners: Vec::new(),
+                dir: true,
+            });
+            w.max_mode &= !drop;
         }
     }
 }
@@ -185,7 +210,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         if fix.from_mode != fix.to_mode {
             acc.changes.push(Change {
                 kind: ChangeKind::Change,
-                item: "backup.file.mode".into(),
+                item: if w.dir { "backup.dir.mode" } else { "backup.file.mode" }.into(),
                 summary: format!("chmod {:04o} {} (now {:04o})", fix.to_mode, fix.path, fix.from_mode),
                 expected: Some(format!("{:04o}", fix.to_mode)),
                 actual: Some(format!("{:04o}", fix.from_mode)),
@@ -297,7 +322,7 @@ fn plan_set(
 
 /// The observer's chmod/chown findings become planned changes.
 fn fixable(f: &ObsFinding) -> bool {
-    f.auto_fixable && matches!(f.check, Check::SecretFileMode | Check::SecretFileOwner)
+    f.auto_fixable && matches!(f.check, Check::SecretFileMode | Check::SecretFileOwner | Check::SecretDirUnsafe)
 }
 
 /// borg modes outside `allowed_modes`; remote/unknown repositories that should be encrypted.
