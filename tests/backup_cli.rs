@@ -623,3 +623,23 @@ fn directories_that_let_others_replace_a_secret_lose_their_write_bits() {
     assert!(again.out.contains("No changes."), "{}", again.out);
     assert_eq!(h.harden(&["check", "--profile", &prof]).code, 0);
 }
+
+#[test]
+fn a_config_behind_an_absolute_symlink_is_edited_inside_the_root() {
+    let h = Host::new();
+    h.write("/etc/pgbackrest/pgbackrest.conf", "[global]\nrepo1-path=/srv/pgbr\n\n[main]\npg1-path=/d\n", 0o600);
+    // absolute target: on the host it would name the host's own file
+    std::os::unix::fs::symlink("/etc/pgbackrest/pgbackrest.conf", h.host("/etc/pgbackrest.conf")).unwrap();
+    let prof = h.profile(
+        "[backup]\nsecret_mode = \"0600\"\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest.conf\"\nowner = \"root\"\ncipher = \"aes-256-cbc\"\n",
+    );
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    assert!(a.out.contains("set repo1-cipher-type=aes-256-cbc"), "{}", a.out);
+    assert!(fs::symlink_metadata(h.host("/etc/pgbackrest.conf")).unwrap().file_type().is_symlink(), "the link stays");
+    assert_eq!(
+        h.read("/etc/pgbackrest/pgbackrest.conf"),
+        "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-type=aes-256-cbc\n\n[main]\npg1-path=/d\n"
+    );
+    assert!(h.harden(&["apply", "--yes", "--profile", &prof]).out.contains("No changes."));
+}

@@ -154,7 +154,10 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         plan_set(&root, spec, &c, &obs, &mut acc, &mut seen_findings);
     }
     let mut actions = BackupActions::default();
-    for (path, (edits, summaries)) in std::mem::take(&mut acc.edits) {
+    for (named, (edits, summaries)) in std::mem::take(&mut acc.edits) {
+        // Edit the file a symlink points to, inside the root: System follows host links,
+        // and an absolute link target would otherwise leave the root (or be replaced).
+        let path = root.resolve(&named)?;
         let before = root.read_to_string(&path)?;
         let after = match apply_edits(&before, &edits) {
             Ok(a) => a,
