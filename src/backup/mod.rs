@@ -17,6 +17,7 @@ pub mod parse;
 pub mod perms;
 pub mod pgcipher;
 pub mod plan;
+pub mod plan_perms;
 pub mod probe;
 pub mod restic_set;
 pub mod secret;

@@ -8,11 +8,12 @@
 use super::edit::{apply_edits, redact, LineEdit};
 use super::error::BackupError;
 use super::findings::{Check, Finding as ObsFinding};
-use super::fsroot::{Kind, Root};
+use super::fsroot::Root;
 use super::model::{DeclaredEncryption, SecretSource, Tool};
 use super::observe::{observe, Observation, SetKind};
-use super::perms::Policy;
 use super::pgcipher::plan_cipher;
+pub use super::plan_perms::PermFix;
+use super::plan_perms::Wants;
 use super::probe::Actual;
 use super::spec::{BackupSpec, Configured};
 use crate::plan::{Actions, Change, ChangeKind, Finding, ResourcePlan, View};
@@ -20,18 +21,6 @@ use crate::system::{sha256_hex, System};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-
-/// A mode/owner change; `from_*` is what the plan saw, so apply can refuse a file
-/// that changed in between.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PermFix {
-    /// In-root path with symlinks resolved.
-    pub path: String,
-    pub from_mode: u32,
-    pub to_mode: u32,
-    pub from_uid: u32,
-    pub to_uid: u32,
-}
 
 /// Line edits of one config file made from the content with `base_sha256`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,67 +49,12 @@ fn finding(f: &ObsFinding) -> Finding {
     }
 }
 
-/// What the sets ask of one file. Several sets may name the same file (a shared
-/// password file): modes combine to the strictest, owners must agree.
-struct Want {
-    from_mode: u32,
-    from_uid: u32,
-    max_mode: u32,
-    /// (user, uid, profile entry) per set that named the file
-    owners: Vec<(String, u32, String)>,
-    dir: bool,
-}
-
-fn want(root: &Root, path: &Path, policy: &Policy, set: &str, acc: &mut BTreeMap<String, Want>) {
-    let Ok(chain) = root.meta_chain(path) else { return };
-    let Some((m, dirs)) = chain.split_first() else { return };
-    if m.kind != Kind::File {
-        return;
-    }
-    let w = acc.entry(m.path.display().to_string()).or_insert(Want {
-        from_mode: m.mode,
-        from_uid: m.uid,
-        max_mode: 0o777,
-        owners: Vec::new(),
-        dir: false,
-    });
-    w.max_mode &= policy.max_mode;
-    // an owner unknown to the root's passwd is the observer's finding; nothing to set
-    if let Some(uid) = root.uid_of(&policy.run_as) {
-        if !w.owners.iter().any(|o| o.1 == uid) {
-            w.owners.push((policy.run_as.clone(), uid, set.to_string()));
-        }
-    }
-    // A directory above the secret that others may write lets them replace it: drop
-    // the write bit, as the observer's finding says (sticky dirs such as /tmp are safe).
-    for d in dirs {
-        let sticky = d.mode & 0o1000 != 0;
-        let mut drop = 0;
-        if d.mode & 0o002 != 0 && !sticky {
-            drop |= 0o002;
-        }
-        if d.mode & 0o020 != 0 && !sticky && d.gid != 0 && !root.user_in_group(&policy.run_as, d.gid) {
-            drop |= 0o020;
-        }
-        if drop != 0 {
-            let w = acc.entry(d.path.display().to_string()).or_insert(Want {
-                from_mode: d.mode,
-                from_uid: d.uid,
-                max_mode: 0o7777,
-                owners: Vec::new(),
-                dir: true,
-            });
-            w.max_mode &= !drop;
-        }
-    }
-}
-
 struct Acc {
     changes: Vec<Change>,
     findings: Vec<Finding>,
     warnings: Vec<String>,
     views: Vec<View>,
-    perms: BTreeMap<String, Want>,
+    perms: Wants,
     edits: BTreeMap<PathBuf, (Vec<LineEdit>, Vec<String>)>,
     /// Inline secret values seen, to redact from diffs.
     secrets: Vec<String>,
@@ -133,7 +67,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         findings: Vec::new(),
         warnings: Vec::new(),
         views: Vec::new(),
-        perms: BTreeMap::new(),
+        perms: Wants::default(),
         edits: BTreeMap::new(),
         secrets: Vec::new(),
     };
@@ -154,6 +88,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         plan_set(&root, spec, &c, &obs, &mut acc, &mut seen_findings);
     }
     let mut actions = BackupActions::default();
+    let wanted = std::mem::take(&mut acc.perms);
     for (named, (edits, summaries)) in std::mem::take(&mut acc.edits) {
         // Edit the file a symlink points to, inside the root: System follows host links,
         // and an absolute link target would otherwise leave the root (or be replaced).
@@ -193,46 +128,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             edits,
         });
     }
-    for (path, w) in std::mem::take(&mut acc.perms) {
-        let to_uid = match w.owners.as_slice() {
-            [] => w.from_uid,
-            [(_, uid, _)] => *uid,
-            many => {
-                let who: Vec<String> = many.iter().map(|(u, _, set)| format!("{u} ({set})")).collect();
-                acc.findings.push(Finding {
-                    id: "backup.owner-conflict".into(),
-                    message: format!("several backup sets want different owners for this file: {}", who.join(", ")),
-                    location: Some(path.clone()),
-                    remedy: Some("give each set its own secret file, or the same owner in the profile".into()),
-                });
-                w.from_uid
-            }
-        };
-        let fix =
-            PermFix { path, from_mode: w.from_mode, to_mode: w.from_mode & w.max_mode, from_uid: w.from_uid, to_uid };
-        if fix.from_mode != fix.to_mode {
-            acc.changes.push(Change {
-                kind: ChangeKind::Change,
-                item: if w.dir { "backup.dir.mode" } else { "backup.file.mode" }.into(),
-                summary: format!("chmod {:04o} {} (now {:04o})", fix.to_mode, fix.path, fix.from_mode),
-                expected: Some(format!("{:04o}", fix.to_mode)),
-                actual: Some(format!("{:04o}", fix.from_mode)),
-            });
-        }
-        if fix.from_uid != fix.to_uid {
-            let name = |u: u32| root.user_name(u).unwrap_or_else(|| format!("uid {u}"));
-            acc.changes.push(Change {
-                kind: ChangeKind::Change,
-                item: "backup.file.owner".into(),
-                summary: format!("chown {} {} (now {})", name(fix.to_uid), fix.path, name(fix.from_uid)),
-                expected: Some(name(fix.to_uid)),
-                actual: Some(name(fix.from_uid)),
-            });
-        }
-        if fix.from_mode != fix.to_mode || fix.from_uid != fix.to_uid {
-            actions.perms.push(fix);
-        }
-    }
+    actions.perms = wanted.into_fixes(&root, &mut acc.changes, &mut acc.findings);
     Ok(ResourcePlan {
         resource: "backup".into(),
         changes: acc.changes,
@@ -288,7 +184,7 @@ fn plan_set(
         files.push(f.path.clone());
     }
     for f in files {
-        want(root, &f, &obs.policy, &c.set.name, &mut acc.perms);
+        acc.perms.add(root, &f, &obs.policy, &c.set.name);
     }
     // pgBackRest cipher
     let mut handled = Vec::new();
