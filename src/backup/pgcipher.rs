@@ -163,3 +163,64 @@ fn dedupe(edits: &mut Vec<(PathBuf, LineEdit, String)>) {
     let mut seen = std::collections::HashSet::new();
     edits.retain(|(f, e, _)| seen.insert((f.clone(), e.clone())));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::edit::apply_edits;
+    use crate::backup::parse::pgbackrest::load_pgbackrest;
+
+    fn policy() -> Policy {
+        Policy { run_as: "postgres".into(), max_mode: 0o640 }
+    }
+
+    /// The config after the planned edits, and the finding ids.
+    fn run(conf: &str, stanza_dirs: &[&str]) -> (String, Vec<String>) {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("etc/pgbackrest/pgbackrest.conf");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, conf).unwrap();
+        for d in stanza_dirs {
+            std::fs::create_dir_all(t.path().join(d.trim_start_matches('/'))).unwrap();
+        }
+        let root = Root::new(t.path());
+        let decl = load_pgbackrest(&root, Path::new("/etc/pgbackrest/pgbackrest.conf"), None).unwrap();
+        let plan = plan_cipher(&root, &decl, "aes-256-cbc", &policy());
+        let edits: Vec<LineEdit> = plan.edits.iter().map(|(_, e, _)| e.clone()).collect();
+        (apply_edits(conf, &edits).unwrap(), plan.findings.into_iter().map(|f| f.id).collect())
+    }
+
+    #[test]
+    fn where_the_cipher_line_goes() {
+        // an explicit none: that value changes, spacing kept; legacy name too
+        let (out, f) = run("[global]\nrepo1-path=/r\nrepo1-cipher-type = none\nrepo1-cipher-pass=x\n", &[]);
+        assert_eq!(out, "[global]\nrepo1-path=/r\nrepo1-cipher-type = aes-256-cbc\nrepo1-cipher-pass=x\n");
+        assert!(f.is_empty(), "{f:?}");
+        let (out, _) = run("[global]\nrepo-path=/r\nrepo-cipher-type=none\n", &[]);
+        assert_eq!(out, "[global]\nrepo-path=/r\nrepo-cipher-type=aes-256-cbc\n");
+        // after the repo's own line; two repos, two lines
+        let (out, f) = run("[global]\nrepo1-path=/a\nrepo2-path=/b\nlog-level-console=info\n", &[]);
+        assert_eq!(
+            out,
+            "[global]\nrepo1-path=/a\nrepo1-cipher-type=aes-256-cbc\nrepo2-path=/b\nrepo2-cipher-type=aes-256-cbc\nlog-level-console=info\n"
+        );
+        assert_eq!(f, ["backup.pgbackrest.cipher-pass-missing", "backup.pgbackrest.cipher-pass-missing"]);
+        // default repo1 (no repo option at all): under [global]; no [global]: one at the top
+        let (out, _) = run("[main]\npg1-path=/d\n[global]\nstart-fast=y\n", &[]);
+        assert_eq!(out, "[main]\npg1-path=/d\n[global]\nrepo1-cipher-type=aes-256-cbc\nstart-fast=y\n");
+        let (out, _) = run("[main]\npg1-path=/d\n", &[]);
+        assert_eq!(out, "[global]\nrepo1-cipher-type=aes-256-cbc\n[main]\npg1-path=/d\n");
+    }
+
+    #[test]
+    fn no_edit_for_an_existing_stanza_or_a_remote_repo() {
+        let conf = "[global]\nrepo1-path=/r\n[main]\npg1-path=/d\n";
+        let (out, f) = run(conf, &["/r/backup/main"]);
+        assert_eq!(out, conf);
+        assert!(f.is_empty(), "the observer reports the plain stanza: {f:?}");
+        let conf = "[global]\nrepo1-type=s3\nrepo1-s3-bucket=b\nrepo1-path=/p\n";
+        let (out, f) = run(conf, &[]);
+        assert_eq!(out, conf);
+        assert_eq!(f, ["backup.pgbackrest.cipher-unverifiable"]);
+    }
+}
