@@ -340,6 +340,12 @@ fn apply_refuses_a_file_changed_since_the_plan() {
     let prof = harden::profile::load(Path::new(&h.profile(PROFILE))).unwrap();
     let sys = harden::system::System::real(h.root());
     let p = plan::plan(&sys, prof.backup.as_ref().unwrap()).unwrap();
+    // the saved form of a plan (actions included) holds no secret either
+    let saved = serde_json::to_string(&harden::engine::plan(&sys, &prof).unwrap()).unwrap();
+    assert!(saved.contains("\"kind\":\"backup\"") && saved.contains("base_sha256"), "{saved}");
+    for s in SECRETS {
+        assert!(!saved.contains(s), "secret {s} in the serialized plan: {saved}");
+    }
     let harden::plan::Actions::Backup(a) = &p.actions else { panic!("not a backup plan") };
     // someone tightens one file and edits the config in between
     fs::set_permissions(h.host("/etc/restic/odoo.pass"), fs::Permissions::from_mode(0o640)).unwrap();
