@@ -649,3 +649,31 @@ fn a_config_behind_an_absolute_symlink_is_edited_inside_the_root() {
     );
     assert!(h.harden(&["apply", "--yes", "--profile", &prof]).out.contains("No changes."));
 }
+
+#[test]
+fn a_borg_keyfile_left_readable_is_tightened() {
+    let h = Host::new();
+    h.write(
+        "/etc/borgmatic/config.yaml",
+        "location:\n    repositories:\n        - /srv/borg\nstorage:\n    encryption_passcommand: cat /etc/borgmatic/pass\n",
+        0o600,
+    );
+    h.write("/etc/borgmatic/pass", "borg-inline-pw-4d\n", 0o600);
+    if !borg_repo(&h, "keyfile-blake2") {
+        return;
+    }
+    let keys = h.host("/root/.config/borg/keys");
+    let key = fs::read_dir(&keys).unwrap().flatten().next().expect("borg wrote a key file").path();
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+    let in_root = format!("/root/.config/borg/keys/{}", key.file_name().unwrap().to_string_lossy());
+    let prof = h.profile(
+        "[backup]\nrequire_encryption = true\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\nallowed_modes = [\"keyfile-blake2\"]\n",
+    );
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 2, "{}", plan.out);
+    assert!(plan.out.contains(&format!("chmod 0600 {in_root} (now 0644)")), "{}", plan.out);
+    assert_eq!(h.harden(&["apply", "--yes", "--profile", &prof]).code, 0);
+    assert_eq!(h.mode(&in_root).0, 0o600);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 0, "{}", check.out);
+}
