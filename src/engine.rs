@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
+use crate::backup;
 use crate::plan::{Actions, Plan, ResourcePlan, SCHEMA_VERSION};
 use crate::profile::Profile;
 use crate::system::System;
@@ -13,6 +14,9 @@ pub fn plan(sys: &System, profile: &Profile) -> Result<Plan> {
     let mut resources: Vec<ResourcePlan> = Vec::new();
     if let Some(fw) = &profile.firewall {
         resources.push(ufw::plan(sys, fw).map_err(|e| anyhow!("{e}"))?);
+    }
+    if let Some(b) = &profile.backup {
+        resources.push(backup::plan::plan(sys, b).map_err(|e| anyhow!("{e}"))?);
     }
     Ok(Plan {
         schema_version: SCHEMA_VERSION,
@@ -202,6 +206,18 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
                     return Ok(Attempt::Done(report));
                 }
             },
+            Actions::Backup(a) => match backup::apply::apply(sys, a, &stamp) {
+                Ok(done) => {
+                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                    rr.backup = done.backup;
+                    rr.notes = done.notes;
+                }
+                Err(e) => {
+                    rr.failed = Some(e.to_string());
+                    report.resources.push(rr);
+                    return Ok(report);
+                }
+            },
             Actions::None => {}
         }
         report.resources.push(rr);
@@ -217,6 +233,9 @@ pub fn show(sys: &System) -> Result<toml::Table> {
     let o = ufw::observe::observe(sys).map_err(|e| anyhow!("{e}"))?;
     if o.installed {
         t.insert("firewall".into(), toml::Value::Table(ufw::show::firewall_table(&o)));
+    }
+    if let Some(b) = backup::show::backup_table(&backup::fsroot::Root::new(sys.root())).map_err(|e| anyhow!("{e}"))? {
+        t.insert("backup".into(), toml::Value::Table(b));
     }
     Ok(t)
 }

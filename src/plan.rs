@@ -73,6 +73,7 @@ pub struct ResourcePlan {
 pub enum Actions {
     None,
     Firewall(crate::ufw::FirewallActions),
+    Backup(crate::backup::plan::BackupActions),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -292,6 +292,31 @@ impl System {
         Ok(())
     }
 
+    /// Mode bits and owner of an in-root path without following a final symlink;
+    /// Ok(None) when it does not exist.
+    pub fn stat(&self, p: &str) -> Result<Option<(u32, u32, bool)>, SysError> {
+        let path = self.path(p);
+        match fs::symlink_metadata(&path) {
+            Ok(m) => Ok(Some((m.mode() & 0o7777, m.uid(), m.file_type().is_symlink()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SysError::Read { path, source }),
+        }
+    }
+
+    /// chmod an in-root file. A symlink is refused: its target could be outside the root.
+    pub fn set_mode(&self, p: &str, mode: u32) -> Result<(), SysError> {
+        let path = self.path(p);
+        refuse_link(&path)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|source| SysError::Write { path, source })
+    }
+
+    /// chown (user only; the group stays) an in-root file, never through a symlink.
+    pub fn set_owner(&self, p: &str, uid: u32) -> Result<(), SysError> {
+        let path = self.path(p);
+        refuse_link(&path)?;
+        std::os::unix::fs::lchown(&path, Some(uid), None).map_err(|source| SysError::Write { path, source })
+    }
+
     /// Copy the current contents of files into a fresh backup directory
     /// under the root; returns the directory (in-root path).
     pub fn backup(&self, files: &[&str], stamp: &str) -> Result<String, SysError> {
@@ -311,5 +336,16 @@ impl System {
 
     pub fn has_program(&self, program: &str) -> bool {
         self.runner.has(program)
+    }
+}
+
+fn refuse_link(path: &Path) -> Result<(), SysError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(SysError::Write {
+            path: path.to_path_buf(),
+            source: io::Error::other("is a symbolic link; harden changes modes and owners of files only, plan again"),
+        }),
+        Ok(_) => Ok(()),
+        Err(source) => Err(SysError::Write { path: path.to_path_buf(), source }),
     }
 }
