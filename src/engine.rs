@@ -209,13 +209,15 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
             Actions::Backup(a) => match backup::apply::apply(sys, a, &stamp) {
                 Ok(done) => {
                     rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                    rr.applied = r.changes.clone();
                     rr.backup = done.backup;
                     rr.notes = done.notes;
                 }
                 Err(e) => {
                     rr.failed = Some(e.to_string());
+                    rr.applied = r.changes.clone();
                     report.resources.push(rr);
-                    return Ok(report);
+                    return Ok(Attempt::Done(report));
                 }
             },
             Actions::None => {}

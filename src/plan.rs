@@ -98,7 +98,7 @@ impl Plan {
     pub fn blocked(&self) -> Option<String> {
         self.resources.iter().find_map(|r| match &r.actions {
             Actions::Firewall(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
-            Actions::None => None,
+            Actions::Backup(_) | Actions::None => None,
         })
     }
     pub fn has_changes(&self) -> bool {
@@ -110,7 +110,8 @@ impl Plan {
     pub fn summary_line(&self) -> String {
         if !self.has_changes() {
             if self.findings().next().is_some() {
-                return "No changes apply can make.".into();
+                // The findings are counted after this line.
+                return "No changes.".into();
             }
             return "No changes. The host matches the profile.".into();
         }
