@@ -138,6 +138,24 @@ pub enum Cmd {
         #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
         log_format: LogFormat,
     },
+    /// Write the systemd units (check service + timer, agent service) under --root.
+    InstallUnits {
+        #[arg(long)]
+        profile: PathBuf,
+        /// The harden binary the units run (default: this one).
+        #[arg(long)]
+        bin: Option<PathBuf>,
+        #[arg(long, default_value = "15m")]
+        interval: String,
+        #[arg(long, default_value = "2m")]
+        jitter: String,
+        /// The agent unit remediates (and is sandboxed less, as it must write).
+        #[arg(long)]
+        remediate: bool,
+        /// The metrics file the units write (node_exporter's textfile directory).
+        #[arg(long, default_value = "/var/lib/node_exporter/textfile_collector/harden.prom")]
+        metrics_file: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Print the man page (roff), generated from these definitions.
@@ -150,7 +168,7 @@ impl Cli {
         match &self.command {
             Cmd::Plan { format, .. } | Cmd::Apply { format, .. } | Cmd::Check { format, .. } => *format == Format::Json,
             Cmd::Show { format } => *format == ShowFormat::Json,
-            Cmd::Completions { .. } | Cmd::Man | Cmd::Agent { .. } => false,
+            Cmd::Completions { .. } | Cmd::Man | Cmd::Agent { .. } | Cmd::InstallUnits { .. } => false,
         }
     }
 }
@@ -391,6 +409,37 @@ fn dispatch(
             Ok(if report.failed() { 1 } else { 0 })
         }
         Cmd::Completions { .. } | Cmd::Man => unreachable!("handled before the root is read"),
+        Cmd::InstallUnits { profile, bin, interval, jitter, remediate, metrics_file } => {
+            crate::agent::parse_duration(&interval).map_err(anyhow::Error::msg)?;
+            crate::agent::parse_duration(&jitter).map_err(anyhow::Error::msg)?;
+            let prof = std::path::absolute(&profile)?;
+            let bin = match bin {
+                Some(b) => b,
+                None => std::env::current_exe().context("finding this binary")?,
+            };
+            let params = crate::units::UnitParams {
+                bin: bin.display().to_string(),
+                profile: prof.display().to_string(),
+                interval,
+                jitter,
+                remediate,
+                metrics_dir: metrics_file.parent().map(|d| d.display().to_string()).unwrap_or_else(|| "/".into()),
+                metrics: metrics_file.display().to_string(),
+            };
+            // The units' Documentation= names the man page: install it too.
+            let mut man = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut man)?;
+            sys.write_atomic("/usr/local/share/man/man1/harden.1", &man, 0o644)?;
+            for p in crate::units::install(sys, &params)? {
+                if !cli.quiet {
+                    println!("wrote {p}");
+                }
+            }
+            if !cli.quiet {
+                println!("enable with: systemctl daemon-reload && systemctl enable --now harden-check.timer  (or harden-agent.service)");
+            }
+            Ok(0)
+        }
         Cmd::Agent { profile, interval, jitter, remediate, log_format } => {
             let builder = tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)

@@ -14,3 +14,4 @@ pub mod render;
 pub mod saved;
 pub mod system;
 pub mod ufw;
+pub mod units;
