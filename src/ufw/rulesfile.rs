@@ -168,19 +168,19 @@ fn parse_tuple(line_no: usize, orig: &str, v6: bool, services: &Services) -> Res
     }
     Ok(Rule {
         action,
-        logtype,
+        logtype: logtype.into(),
         forward,
-        protocol: protocol.to_string(),
-        dport,
-        dst,
-        sport,
-        src,
-        dapp,
-        sapp,
-        direction,
-        iface_in,
-        iface_out,
-        comment,
+        protocol: protocol.to_string().into(),
+        dport: dport.into(),
+        dst: dst.into(),
+        sport: sport.into(),
+        src: src.into(),
+        dapp: dapp.into(),
+        sapp: sapp.into(),
+        direction: direction.into(),
+        iface_in: iface_in.into(),
+        iface_out: iface_out.into(),
+        comment: comment.into(),
         v6,
     })
 }
@@ -191,10 +191,11 @@ pub fn normalize(rule: &mut Rule) -> Result<(), String> {
     let fam = if rule.v6 { Family::V6 } else { Family::V4 };
     for a in [&mut rule.src, &mut rule.dst] {
         *a = addr::normalize(a, fam)
-            .ok_or_else(|| format!("address '{a}' is not an IPv{} address", if rule.v6 { 6 } else { 4 }))?;
+            .ok_or_else(|| format!("address '{a}' is not an IPv{} address", if rule.v6 { 6 } else { 4 }))?
+            .into();
     }
-    rule.dport = ports::sort_ports(&rule.dport);
-    rule.sport = ports::sort_ports(&rule.sport);
+    rule.dport = ports::sort_ports(&rule.dport).into();
+    rule.sport = ports::sort_ports(&rule.sport).into();
     Ok(())
 }
 
