@@ -20,7 +20,7 @@ one() { # $1 = harden|ufw [$2 = profile, $3 = expected count]; prints elapsed ms
   local prof=${2:-$W/fifty.toml} want=${3:-$N}
   local T; T=$(mktemp -d -p "$W"); cp -a /etc/ufw "$T/ufw"; cp -a /etc/default "$T/default"; mkdir "$T/b"
   unshare --net --mount --propagation private bash -c "
-    mount --bind $T/ufw /etc/ufw; mount --bind $T/default /etc/default; mount --bind $T/b /var/backups; mount -t tmpfs tmpfs /run; ip link set lo up
+    mount --bind $T/ufw /etc/ufw; mount --bind $T/default /etc/default; mount --bind $T/b /var/backups; mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /var/log; ip link set lo up
     $H apply --yes -q --profile $W/base.toml
     s=\$(date +%s%N)
     if [ $1 = harden ]; then /usr/bin/time -f %M -o $W/rss $H apply --yes -q --profile $prof; else bash $W/cmds; fi
