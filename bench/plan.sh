@@ -27,7 +27,10 @@ mount --bind $T/ufw /etc/ufw; mount --bind $T/default /etc/default; mount --bind
 mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /var/log; ip link set lo up
 $H apply --yes --allow-lockout -q --profile $T/profile.toml
 echo "rules: \$(grep -c '^### tuple' /etc/ufw/user.rules) IPv4 + \$(grep -c '^### tuple' /etc/ufw/user6.rules) IPv6 tuples"
+# The same files under --root: the plan without reading the running kernel.
+mkdir -p $T/copy/etc/default; cp -a /etc/ufw $T/copy/etc/; cp /etc/default/ufw $T/copy/etc/default/; cp /etc/services $T/copy/etc/
 hyperfine -N --warmup 3 --runs 30 --style basic --export-json $T/h.json \
+  -n 'harden plan --root copy (files only)' "$H --root $T/copy plan -q --profile $T/profile.toml" \
   -n 'harden plan (in sync)' "$H plan -q --profile $T/profile.toml" \
   -n 'harden plan (1 change)' "$H plan -q --profile $T/changed.toml" \
   -n 'ufw status verbose' 'ufw status verbose' -i >/dev/null
