@@ -142,3 +142,24 @@ print("parsed", sorted(names))
     }
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn two_processes_appending_never_interleave_or_lose_lines() {
+    let Some(root) = Root::new() else { return };
+    root.write("/p.toml", PROFILE);
+    let p = root.file("/p.toml").display().to_string();
+    // Each drifting check appends one record; two shells run 40 checks each at once.
+    let script = format!(
+        "for i in $(seq 1 40); do {h} --root {r} check -q --profile {p} >/dev/null; done",
+        h = support::harden_bin(),
+        r = root.path().display()
+    );
+    let kids: Vec<_> =
+        (0..2).map(|_| std::process::Command::new("sh").arg("-c").arg(&script).spawn().unwrap()).collect();
+    for mut k in kids {
+        k.wait().unwrap();
+    }
+    let recs = records(&root);
+    assert_eq!(recs.len(), 80, "every check's record is there, whole");
+    assert!(recs.iter().all(|r| r["action"] == "drift.detected"));
+}
