@@ -9,3 +9,18 @@ fn acceptance_script_passes_in_a_namespace() {
     let run = ns.run("HARDEN=$H bash $P/tests/acceptance.sh");
     assert!(run.stdout.contains("ACCEPTANCE OK"), "{run:?}");
 }
+
+#[test]
+fn vagrantfile_validates_where_vagrant_is_installed() {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("vagrant").arg("validate").current_dir(support::project()).env("VAGRANT_HOME", home.path()).output();
+    match out {
+        Err(_) => eprintln!("SKIP: vagrant is not installed"),
+        Ok(o) => assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("validated successfully"),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    }
+}
