@@ -4,6 +4,7 @@
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
+use crate::caddy;
 use crate::plan::{Actions, Plan, ResourcePlan, SCHEMA_VERSION};
 use crate::profile::Profile;
 use crate::system::System;
@@ -13,6 +14,9 @@ pub fn plan(sys: &System, profile: &Profile) -> Result<Plan> {
     let mut resources: Vec<ResourcePlan> = Vec::new();
     if let Some(fw) = &profile.firewall {
         resources.push(ufw::plan(sys, fw).map_err(|e| anyhow!("{e}"))?);
+    }
+    if let Some(c) = &profile.caddy {
+        resources.push(caddy::plan::plan(sys, c).map_err(|e| anyhow!("{e}"))?);
     }
     Ok(Plan {
         schema_version: SCHEMA_VERSION,
@@ -64,6 +68,11 @@ pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) 
     let stamp = stamp();
     // Refusals are checked for every resource before anything is written.
     for r in &plan.resources {
+        if let (Actions::Caddy(a), false) = (&r.actions, r.changes.is_empty()) {
+            if let Some(b) = &a.blocked {
+                bail!("{}: {b}. Nothing was changed.", r.resource);
+            }
+        }
         if let Actions::Firewall(a) = &r.actions {
             if !r.changes.is_empty() {
                 if let Some(b) = &a.blocked {
@@ -94,6 +103,18 @@ pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) 
                     return Ok(report);
                 }
             },
+            Actions::Caddy(a) => match caddy::apply::apply(sys, a, &stamp) {
+                Ok(done) => {
+                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                    rr.backup = done.backup;
+                    rr.notes = done.notes;
+                }
+                Err(e) => {
+                    rr.failed = Some(e.to_string());
+                    report.resources.push(rr);
+                    return Ok(report);
+                }
+            },
             Actions::None => {}
         }
         report.resources.push(rr);
@@ -111,4 +132,9 @@ pub fn show(sys: &System) -> Result<toml::Table> {
         t.insert("firewall".into(), toml::Value::Table(ufw::show::firewall_table(&o)));
     }
     Ok(t)
+}
+
+/// The observed Caddy sites (None when there is no Caddyfile at the default path).
+pub fn show_caddy(sys: &System) -> Result<Option<caddy::show::Shown>> {
+    caddy::show::show(sys).map_err(|e| anyhow!("{e}"))
 }

@@ -73,6 +73,7 @@ pub struct ResourcePlan {
 pub enum Actions {
     None,
     Firewall(crate::ufw::FirewallActions),
+    Caddy(crate::caddy::plan::CaddyActions),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ struct RawProfile {
     extends: Option<Vec<Spanned<String>>>,
     host: Option<RawHost>,
     firewall: Option<RawFirewall>,
+    caddy: Option<crate::caddy::spec::RawCaddy>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -159,6 +160,8 @@ pub struct Profile {
     pub files: Vec<PathBuf>,
     pub host: Host,
     pub firewall: Option<FirewallSpec>,
+    /// None: the profile leaves Caddy alone.
+    pub caddy: Option<crate::caddy::spec::CaddySpec>,
 }
 
 struct Ctx<'a> {
@@ -237,6 +240,7 @@ struct Layer {
     keep: Option<Vec<String>>,
     defaults: Defaults,
     rules: Vec<(RuleSpec, bool)>,
+    caddy: Option<crate::caddy::spec::CaddyLayer>,
 }
 
 fn rule_spec(ctx: &Ctx, r: &Spanned<RawRule>) -> Result<(RuleSpec, bool), ProfileError> {
@@ -318,6 +322,7 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     }
     stack.pop();
     let mut layer = Layer { host: raw.host.unwrap_or_default(), ..Default::default() };
+    layer.caddy = raw.caddy.map(|c| c.layer(&|span| ctx.loc(span))).transpose()?;
     if let Some(fw) = raw.firewall {
         layer.has_firewall = true;
         layer.enabled = fw.enabled;
@@ -354,11 +359,15 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
     load_layers(path, &mut Vec::new(), &mut layers)?;
     let mut host = Host::default();
     let mut fw: Option<FirewallSpec> = None;
+    let mut caddy: Option<crate::caddy::spec::CaddySpec> = None;
     let mut files = Vec::new();
     for (file, l) in layers {
         files.push(file);
         host.name = l.host.name.or(host.name);
         host.tenant = l.host.tenant.or(host.tenant);
+        if let Some(c) = l.caddy {
+            caddy.get_or_insert_with(Default::default).merge(c);
+        }
         if !l.has_firewall {
             continue;
         }
@@ -390,7 +399,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
             }
         }
     }
-    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw })
+    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw, caddy })
 }
 
 #[cfg(test)]

@@ -233,6 +233,15 @@ impl System {
         Ok(())
     }
 
+    /// Remove a file; a file that is already gone is fine.
+    pub fn remove_file(&self, p: &str) -> Result<(), SysError> {
+        let path = self.path(p);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(SysError::Write { path, source: e }),
+            _ => Ok(()),
+        }
+    }
+
     /// Copy the current contents of files into a fresh backup directory
     /// under the root; returns the directory (in-root path).
     pub fn backup(&self, files: &[&str], stamp: &str) -> Result<String, SysError> {
