@@ -57,6 +57,8 @@ pub struct SiteFacts {
     pub desired: Option<(BTreeMap<String, String>, Vec<String>)>,
     /// Fields harden manages on this site (the profile's, HSTS included even where dropped).
     pub managed: BTreeSet<String>,
+    /// A `[[caddy.site]]` entry names one of its addresses.
+    pub overridden: bool,
     pub findings: Vec<Finding>,
 }
 
@@ -115,7 +117,10 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             None => (None, BTreeSet::new()),
         };
         let findings = traps::site_findings(b, &h, https, version);
-        sites.push((i, SiteFacts { addresses, location, https, selected, headers: h, desired, managed, findings }));
+        let overridden = spec.is_some_and(|s| s.site.iter().any(|o| addresses.contains(&o.address.value)));
+        let facts =
+            SiteFacts { addresses, location, https, selected, headers: h, desired, managed, overridden, findings };
+        sites.push((i, facts));
     }
     Ok(Some(Observed { path: path.to_string(), text, loaded, sites, admin, auto_https_off }))
 }
@@ -235,7 +240,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // Distinct header sets get one snippet each, named by what they are for.
     let mut snippets: Vec<(String, String)> = Vec::new();
     let mut snippet_of: BTreeMap<usize, String> = BTreeMap::new();
-    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_ref().filter(|_| s.https).cloned());
+    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_ref().filter(|_| s.https && !s.overridden).cloned());
     for (idx, (_, s)) in o.sites.iter().enumerate() {
         let Some((set, remove)) = &s.desired else { continue };
         if set.is_empty() && remove.is_empty() {
@@ -246,7 +251,9 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         let name = match existing {
             Some(n) => n,
             None => {
-                let name = if snippets.is_empty() && base.as_ref() == Some(&(set.clone(), remove.clone())) {
+                let name = if !snippets.iter().any(|(n, _)| n == SNIPPET_PREFIX)
+                    && base.as_ref() == Some(&(set.clone(), remove.clone()))
+                {
                     SNIPPET_PREFIX.to_string()
                 } else if !s.https && !snippets.iter().any(|(n, _)| n == &format!("{SNIPPET_PREFIX}_http")) {
                     format!("{SNIPPET_PREFIX}_http")
