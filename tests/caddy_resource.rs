@@ -303,3 +303,14 @@ fn caddy_show_prints_a_profile_fragment_and_json() {
     assert_eq!(sites[2]["https"], false);
     assert_eq!(sites[0]["header_before_proxy"], true);
 }
+
+#[test]
+fn caddy_braceless_site_is_a_finding_not_an_edit() {
+    let text = "example.com\n\nrespond hi\n";
+    let r = setup(PROFILE, text);
+    let p = profile_arg(&r);
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    assert!(plan.stdout.contains("/etc/caddy/Caddyfile:1: site example.com is written without braces"), "{plan:?}");
+    assert_eq!(r.read(CADDYFILE), text);
+}

@@ -59,6 +59,8 @@ pub struct SiteFacts {
     pub managed: BTreeSet<String>,
     /// A `[[caddy.site]]` entry names one of its addresses.
     pub overridden: bool,
+    /// Written with braces in the main file, so harden can edit it.
+    pub editable: bool,
     pub findings: Vec<Finding>,
 }
 
@@ -118,8 +120,19 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         };
         let findings = traps::site_findings(b, &h, https, version);
         let overridden = spec.is_some_and(|s| s.site.iter().any(|o| addresses.contains(&o.address.value)));
-        let facts =
-            SiteFacts { addresses, location, https, selected, headers: h, desired, managed, overridden, findings };
+        let editable = main_site(&loaded.main, path, b).is_some_and(|m| m.open.is_some());
+        let facts = SiteFacts {
+            addresses,
+            location,
+            https,
+            selected,
+            headers: h,
+            desired,
+            managed,
+            overridden,
+            editable,
+            findings,
+        };
         sites.push((i, facts));
     }
     Ok(Some(Observed { path: path.to_string(), text, loaded, sites, admin, auto_https_off }))
@@ -243,7 +256,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     let base = o.sites.iter().find_map(|(_, s)| s.desired.as_ref().filter(|_| s.https && !s.overridden).cloned());
     for (idx, (_, s)) in o.sites.iter().enumerate() {
         let Some((set, remove)) = &s.desired else { continue };
-        if set.is_empty() && remove.is_empty() {
+        if set.is_empty() && remove.is_empty() || !s.editable {
             continue;
         }
         let text_for = |name: &str| edit::snippet(name, set, remove);
@@ -326,7 +339,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
             })
             .collect();
         let Some(open) = &m.open else {
-            if want.is_some() {
+            if s.desired.as_ref().is_some_and(|(set, remove)| !set.is_empty() || !remove.is_empty()) {
                 findings.push(Finding {
                     id: "caddy.site-without-braces".into(),
                     message: format!(
@@ -419,7 +432,8 @@ fn deletes(h: &SiteHeaders, name: &str) -> bool {
 
 /// Header-level differences between a site's current effective headers and the profile.
 fn header_changes(s: &SiteFacts) -> Vec<Change> {
-    let Some((set, remove)) = &s.desired else { return Vec::new() };
+    // A site harden cannot edit is a finding, not a change apply would fail to make.
+    let Some((set, remove)) = s.desired.as_ref().filter(|_| s.editable) else { return Vec::new() };
     let site = s.addresses.join(", ");
     let eff = s.headers.effective();
     let mut out = Vec::new();
@@ -476,11 +490,10 @@ fn verify(o: &Observed, new_text: &str, sys: &System) -> Result<(), String> {
     if after.len() != o.sites.len() {
         return Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()));
     }
-    for ((i, s), h) in o.sites.iter().zip(&after) {
+    for ((_, s), h) in o.sites.iter().zip(&after) {
         let Some((set, remove)) = &s.desired else { continue };
         // Sites harden cannot edit are reported as findings, not checked here.
-        let editable = main_site(&o.loaded.main, &o.path, &o.loaded.blocks[*i]).is_some_and(|m| m.open.is_some());
-        if !editable || set.is_empty() && remove.is_empty() {
+        if !s.editable || set.is_empty() && remove.is_empty() {
             continue;
         }
         let eff = h.effective();

@@ -137,3 +137,50 @@ pub fn get_headers(url: &str) -> Vec<(String, String)> {
 pub fn values<'a>(h: &'a [(String, String)], name: &str) -> Vec<&'a str> {
     h.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
 }
+
+/// The adapted config with every `headers` handler gone, and what only held them: a
+/// `subroute` left without routes, an empty `handle`, a route left with neither handler nor
+/// matcher.
+pub fn without_headers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let v = without_headers(v);
+                match (k.as_str(), v) {
+                    ("handle", Value::Array(a)) => {
+                        let kept: Vec<Value> = a
+                            .into_iter()
+                            .filter(|h| {
+                                let kind = h.get("handler").and_then(Value::as_str);
+                                let empty_sub = kind == Some("subroute")
+                                    && h.get("routes").and_then(Value::as_array).is_none_or(|r| r.is_empty());
+                                kind != Some("headers") && !empty_sub
+                            })
+                            .collect();
+                        if !kept.is_empty() {
+                            out.insert(k, Value::Array(kept));
+                        }
+                    }
+                    ("routes", Value::Array(a)) => {
+                        let kept = a
+                            .into_iter()
+                            .filter(|r| r.get("handle").is_some() || r.get("match").is_some())
+                            .collect::<Vec<_>>();
+                        // A server that had no routes gets one for the headers alone.
+                        if !kept.is_empty() {
+                            out.insert(k, Value::Array(kept));
+                        }
+                    }
+                    (_, v) => {
+                        out.insert(k, v);
+                    }
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(without_headers).collect()),
+        v => v,
+    }
+}
