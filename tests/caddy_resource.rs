@@ -314,3 +314,51 @@ fn caddy_braceless_site_is_a_finding_not_an_edit() {
     assert!(plan.stdout.contains("/etc/caddy/Caddyfile:1: site example.com is written without braces"), "{plan:?}");
     assert_eq!(r.read(CADDYFILE), text);
 }
+
+#[test]
+fn caddy_failed_reload_restores_the_previous_file() {
+    if !caddy_installed() {
+        println!("SKIP: caddy is not installed; .ci/run installs it");
+        return;
+    }
+    // No caddy listens at this admin address, so the reload fails after the write.
+    let port = caddy_support::free_port();
+    let text = format!("{{\n\tadmin localhost:{port}\n}}\n\nexample.com {{\n\trespond hi\n}}\n");
+    let r = setup(&PROFILE.replace("reload = \"none\"", "reload = \"api\""), &text);
+    let p = profile_arg(&r);
+    let run = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("reloading caddy failed"), "{run:?}");
+    assert!(run.stderr.contains("the previous"), "{run:?}");
+    assert_eq!(r.read(CADDYFILE), text, "previous file restored");
+    // The copy of the previous file is kept.
+    let backups: Vec<_> = std::fs::read_dir(r.file("/var/backups/harden")).unwrap().collect();
+    assert_eq!(backups.len(), 1);
+}
+
+#[test]
+fn caddy_version_syntax_finding_and_cache() {
+    let text = "example.com {\n\theader >X-Test yes\n\trespond hi\n}\n";
+    let r = setup(&PROFILE.replace("preset", "version = \"2.6.2\"\npreset"), text);
+    let p = profile_arg(&r);
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert!(
+        plan.stdout.contains("/etc/caddy/Caddyfile:2: site example.com: `>X-Test` (deferred set) needs Caddy 2.7"),
+        "{plan:?}"
+    );
+    // With a newer version the same line is fine.
+    r.write("/profile/p.toml", &PROFILE.replace("preset", "version = \"2.7.6\"\npreset"));
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert!(!plan.stdout.contains("needs Caddy 2.7"), "{plan:?}");
+    let installed = std::process::Command::new("caddy").arg("version").output().ok();
+    let v = installed.and_then(|o| harden::caddy::version::parse(&String::from_utf8_lossy(&o.stdout)));
+    if v.is_some_and(|v| v < (2, 7, 0)) {
+        // Without a profile version the installed caddy is asked once and the answer cached.
+        r.write("/profile/p.toml", PROFILE);
+        let plan = r.harden(&["plan", "--profile", &p]);
+        assert!(plan.stdout.contains("needs Caddy 2.7"), "{plan:?}");
+        let cache = r.read(harden::caddy::version::CACHE);
+        assert!(cache.contains("caddy\t"), "{cache}");
+        assert_eq!(harden::caddy::version::parse(cache.rsplit('\t').next().unwrap()), v, "{cache}");
+    }
+}
