@@ -16,7 +16,7 @@ use super::edit::{self, Splice, SNIPPET_PREFIX};
 use super::headers::{site_headers, HeaderDirective, SiteHeaders};
 use super::site::site_is_https;
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
-use super::tree::{BlockKind, Document, Segment, ServerBlock};
+use super::tree::{BlockKind, Segment, ServerBlock};
 use super::{format, import, traps, version};
 use crate::plan::{Actions, Change, ChangeKind, FileWrite, Finding, ResourcePlan, View};
 use crate::system::{sha256_hex, System};
@@ -61,6 +61,8 @@ pub struct SiteFacts {
     pub overridden: bool,
     /// Written with braces in the main file, so harden can edit it.
     pub editable: bool,
+    /// Index of its block in the main file's lossless tree, when it is written there.
+    pub main_block: Option<usize>,
     pub findings: Vec<Finding>,
 }
 
@@ -95,6 +97,15 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         None => version::installed(sys),
     };
     let mut sites = Vec::new();
+    // Sites of the main file by the line of their first key, to pair expanded and lossless blocks.
+    let by_line: std::collections::HashMap<usize, usize> = loaded
+        .main
+        .blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.kind == BlockKind::Site)
+        .filter_map(|(j, m)| m.keys.first().map(|k| (k.line, j)))
+        .collect();
     let site_blocks = loaded.blocks.iter().enumerate().filter(|(_, b)| b.kind == BlockKind::Site);
     for ((i, b), h) in site_blocks.zip(headers) {
         let addresses = h.addresses.clone();
@@ -120,7 +131,9 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         };
         let findings = traps::site_findings(b, &h, https, version);
         let overridden = spec.is_some_and(|s| s.site.iter().any(|o| addresses.contains(&o.address.value)));
-        let editable = main_site(&loaded.main, path, b).is_some_and(|m| m.open.is_some());
+        let main_block =
+            b.keys.first().filter(|k| k.file.to_string_lossy() == path).and_then(|k| by_line.get(&k.line).copied());
+        let editable = main_block.is_some_and(|j| loaded.main.blocks[j].open.is_some());
         let facts = SiteFacts {
             addresses,
             location,
@@ -131,6 +144,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             managed,
             overridden,
             editable,
+            main_block,
             findings,
         };
         sites.push((i, facts));
@@ -219,14 +233,6 @@ fn touched(d: &HeaderDirective) -> BTreeSet<String> {
     out
 }
 
-fn main_site<'a>(doc: &'a Document, path: &str, b: &ServerBlock) -> Option<&'a ServerBlock> {
-    let k = b.keys.first()?;
-    if k.file.to_string_lossy() != path {
-        return None;
-    }
-    doc.blocks.iter().find(|m| m.kind == BlockKind::Site && m.keys.first().is_some_and(|mk| mk.line == k.line))
-}
-
 fn indent_of(block: &ServerBlock) -> String {
     let Some(first) = block.body.first().and_then(|s| s.first()) else { return "\t".into() };
     let text: String = first.leading.iter().map(|t| t.text.as_str()).collect();
@@ -310,10 +316,9 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     }
     // Each site of the main file: its import line, and the user's lines for managed fields.
     let mut removed_lines = BTreeSet::new();
-    for (idx, (i, s)) in o.sites.iter().enumerate() {
-        let b = &o.loaded.blocks[*i];
+    for (idx, (_, s)) in o.sites.iter().enumerate() {
         let want = snippet_of.get(&idx);
-        let Some(m) = main_site(doc, &o.path, b) else {
+        let Some(m) = s.main_block.map(|j| &doc.blocks[j]) else {
             if s.selected {
                 findings.push(Finding {
                     id: "caddy.site-not-editable".into(),
