@@ -362,3 +362,18 @@ fn caddy_version_syntax_finding_and_cache() {
         assert_eq!(harden::caddy::version::parse(cache.rsplit('\t').next().unwrap()), v, "{cache}");
     }
 }
+
+#[test]
+fn caddy_sites_match_addresses_as_written_with_env_placeholders() {
+    let text = "{$HARDEN_TEST_DOMAIN:env.example.com} {\n\trespond hi\n}\n\nother.example.com {\n\trespond hi\n}\n";
+    let profile =
+        PROFILE.replace("reload = \"none\"", "reload = \"none\"\nsites = [\"{$HARDEN_TEST_DOMAIN:env.example.com}\"]");
+    let r = setup(&profile, text);
+    let p = profile_arg(&r);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(!apply.stdout.contains("has no such site"), "{apply:?}");
+    let after = r.read(CADDYFILE);
+    assert!(after.contains("{$HARDEN_TEST_DOMAIN:env.example.com} {\n\timport harden_security_headers\n"), "{after}");
+    assert!(after.contains("other.example.com {\n\trespond hi\n"), "{after}");
+}

@@ -63,6 +63,8 @@ pub struct SiteFacts {
     pub editable: bool,
     /// Index of its block in the main file's lossless tree, when it is written there.
     pub main_block: Option<usize>,
+    /// Its addresses as Caddy sees them and as written in the file (before `{$VAR}`).
+    pub names: Vec<String>,
     pub findings: Vec<Finding>,
 }
 
@@ -112,14 +114,19 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         let has_tls = b.body.iter().any(|s| s.directive() == "tls");
         let https = site_is_https(&addresses, has_tls, auto_https_off);
         let location = b.keys.first().map(|k| k.location().to_string()).unwrap_or_default();
+        let main_block =
+            b.keys.first().filter(|k| k.file.to_string_lossy() == path).and_then(|k| by_line.get(&k.line).copied());
+        // The profile may name a site as Caddy sees it or as written (`{$DOMAIN}`).
+        let mut names = addresses.clone();
+        names.extend(main_block.map(|j| loaded.main.blocks[j].addresses()).unwrap_or_default());
         let selected = match spec.map(|s| &s.sites) {
             None => false,
             Some(Sites::All) => true,
-            Some(Sites::List(l)) => l.iter().any(|a| addresses.contains(&a.value)),
+            Some(Sites::List(l)) => l.iter().any(|a| names.contains(&a.value)),
         };
         let (desired, managed) = match spec.filter(|_| selected) {
             Some(s) => {
-                let (mut set, remove) = s.desired(&addresses);
+                let (mut set, remove) = s.desired(&names);
                 let managed: BTreeSet<String> =
                     set.keys().chain(remove.iter()).map(|k| k.to_ascii_lowercase()).collect();
                 if !https {
@@ -130,9 +137,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             None => (None, BTreeSet::new()),
         };
         let findings = traps::site_findings(b, &h, https, version);
-        let overridden = spec.is_some_and(|s| s.site.iter().any(|o| addresses.contains(&o.address.value)));
-        let main_block =
-            b.keys.first().filter(|k| k.file.to_string_lossy() == path).and_then(|k| by_line.get(&k.line).copied());
+        let overridden = spec.is_some_and(|s| s.site.iter().any(|o| names.contains(&o.address.value)));
         let editable = main_block.is_some_and(|j| loaded.main.blocks[j].open.is_some());
         let facts = SiteFacts {
             addresses,
@@ -145,6 +150,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             overridden,
             editable,
             main_block,
+            names,
             findings,
         };
         sites.push((i, facts));
@@ -539,7 +545,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         rp.findings.extend(s.findings.iter().filter(|_| s.selected).cloned());
     }
     if let Sites::List(l) = &spec.sites {
-        for a in l.iter().filter(|a| !o.sites.iter().any(|(_, s)| s.addresses.contains(&a.value))) {
+        for a in l.iter().filter(|a| !o.sites.iter().any(|(_, s)| s.names.contains(&a.value))) {
             rp.findings.push(Finding {
                 id: "caddy.unknown-site".into(),
                 message: format!("the profile names site {} but {} has no such site", a.value, o.path),
@@ -548,7 +554,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             });
         }
     }
-    for ov in spec.site.iter().filter(|ov| !o.sites.iter().any(|(_, s)| s.addresses.contains(&ov.address.value))) {
+    for ov in spec.site.iter().filter(|ov| !o.sites.iter().any(|(_, s)| s.names.contains(&ov.address.value))) {
         rp.findings.push(Finding {
             id: "caddy.unknown-site".into(),
             message: format!("[[caddy.site]] {} matches no site address in {}", ov.address.value, o.path),
