@@ -77,10 +77,23 @@ fn caddy_corpus_edits_change_only_header_handlers() {
             failures.push(format!("{name}: caddy cannot adapt harden's result:\n{after_text}"));
             continue;
         };
-        // The profile's headers are in the adapted result as one deferred handler per site.
-        let json = after.to_string();
-        if !json.contains(r#""deferred":true"#) || !json.contains(r#""X-Content-Type-Options":["nosniff"]"#) {
-            failures.push(format!("{name}: no deferred handler with the profile's headers in adapt output"));
+        // Caddy's own reading of the result: a deferred handler for every edited site, each with
+        // exactly the preset (HSTS only where harden found HTTPS) and its removals.
+        let mut handlers = Vec::new();
+        deferred_handlers(&after, &mut handlers);
+        let imports =
+            after_text.lines().filter(|l| l.trim_start().starts_with("import harden_security_headers")).count();
+        // A site listening on several ports (servers) gets one route per server.
+        if handlers.len() < imports || imports == 0 {
+            failures.push(format!(
+                "{name}: {imports} sites import the snippet but adapt shows {} deferred handlers",
+                handlers.len()
+            ));
+        }
+        for h in &handlers {
+            if let Err(e) = check_profile_headers(h) {
+                failures.push(format!("{name}: {e}"));
+            }
         }
         if without_headers(before) != without_headers(after) {
             failures.push(format!("{name}: adapt differs beyond header handlers:\n{after_text}"));
@@ -98,4 +111,45 @@ fn caddy_corpus_edits_change_only_header_handlers() {
     println!("{edited} edited, {skipped} skipped (caddy 2.6.2 cannot adapt or validate them as they are)");
     assert!(edited >= 40, "only {edited} corpus files were edited");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+}
+
+/// Every `headers` handler with `response.deferred` and a `set` of X-Content-Type-Options (ours).
+fn deferred_handlers(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let resp = m.get("response");
+            let ours = m.get("handler").and_then(|h| h.as_str()) == Some("headers")
+                && resp.and_then(|r| r.get("deferred")) == Some(&serde_json::Value::Bool(true))
+                && resp.and_then(|r| r.get("set")).and_then(|s| s.get("X-Content-Type-Options")).is_some();
+            if ours {
+                out.push(resp.cloned().unwrap_or_default());
+            }
+            m.values().for_each(|x| deferred_handlers(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| deferred_handlers(x, out)),
+        _ => {}
+    }
+}
+
+fn check_profile_headers(resp: &serde_json::Value) -> Result<(), String> {
+    let (preset, removes) = harden::caddy::spec::preset("owasp").unwrap();
+    let set = resp["set"].as_object().ok_or("no set")?;
+    for (k, v) in &preset {
+        let got = set.get(*k).cloned();
+        let hsts = *k == harden::caddy::spec::HSTS;
+        if got.is_none() && hsts {
+            continue; // a plain-HTTP site
+        }
+        if got != Some(serde_json::json!([v])) {
+            return Err(format!("{k} is {got:?} in adapt output, not [{v:?}]"));
+        }
+    }
+    if set.len() > preset.len() {
+        return Err(format!("extra headers in {set:?}"));
+    }
+    let deleted: Vec<&str> = resp["delete"].as_array().ok_or("no delete")?.iter().filter_map(|d| d.as_str()).collect();
+    if deleted != removes {
+        return Err(format!("deletes {deleted:?}, not {removes:?}"));
+    }
+    Ok(())
 }
