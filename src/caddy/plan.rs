@@ -498,6 +498,7 @@ fn header_changes(s: &SiteFacts) -> Vec<Change> {
 fn verify(o: &Observed, new_text: &str, sys: &System) -> Result<(), String> {
     let (blocks, _) = import::expand_str(new_text, Path::new(&o.path), sys.root(), &env).map_err(|e| e.to_string())?;
     let after = site_headers(&blocks).map_err(|e| e.to_string())?;
+    drop_later(blocks);
     if after.len() != o.sites.len() {
         return Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()));
     }
@@ -626,5 +627,14 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         admin: o.admin.clone(),
         blocked,
     });
+    drop_later(o);
     Ok(rp)
+}
+
+/// Freeing a large syntax tree (a token owns its strings and trivia) takes a quarter of a plan
+/// of thousands of sites; a short-lived command need not wait for it.
+fn drop_later<T: Send + 'static>(value: T) {
+    if std::thread::Builder::new().name("caddy-drop".into()).spawn(move || drop(value)).is_err() {
+        // No thread: the value was moved into the failed closure and is dropped here.
+    }
 }
