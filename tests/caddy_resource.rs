@@ -150,6 +150,13 @@ fn caddy_plan_apply_is_minimal_fmt_clean_and_idempotent() {
     // The HTTPS and the plain-HTTP snippet each change one line; the odoo override already said SAMEORIGIN.
     let expect = ["\t\tX-Frame-Options DENY\n", "\t\tX-Frame-Options SAMEORIGIN\n"].repeat(2);
     assert_eq!(d3, expect, "{third}");
+    // show reads the managed state back as a profile: removals and the headers all sites share.
+    let show = r.harden(&["show"]);
+    let frag = show.stdout.split("\n[caddy]\n").nth(1).map(|s| format!("[caddy]\n{s}")).expect("a [caddy] fragment");
+    let t: toml::Table = toml::from_str(&frag).unwrap_or_else(|e| panic!("not TOML: {e}\n{frag}"));
+    assert_eq!(t["caddy"]["remove"], toml::Value::Array(vec!["Server".into(), "X-Powered-By".into()]), "{frag}");
+    assert_eq!(t["caddy"]["headers"]["X-Frame-Options"].as_str(), Some("SAMEORIGIN"), "{frag}");
+    assert!(frag.contains("#   removes: Server, X-Powered-By\n"), "{frag}");
 }
 
 #[test]

@@ -429,16 +429,24 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     Ok(Edited { text, site_edits })
 }
 
+/// Header names (or `*` patterns) that unconditional `-Field` operations delete on this site.
+pub fn removed(h: &SiteHeaders) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let unconditional = h.directives.iter().filter(|d| {
+        d.matcher.is_none() && d.within.iter().all(|c| c.matcher.is_none() && c.directive != "handle_errors")
+    });
+    for p in unconditional.flat_map(|d| d.handlers.iter()).flat_map(|op| op.delete.iter()) {
+        let p = super::headers::canonical(p);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Whether an unconditional deferred delete removes `name` on this site.
 fn deletes(h: &SiteHeaders, name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    h.directives
-        .iter()
-        .filter(|d| {
-            d.matcher.is_none() && d.within.iter().all(|c| c.matcher.is_none() && c.directive != "handle_errors")
-        })
-        .flat_map(|d| d.handlers.iter())
-        .any(|op| op.delete.iter().any(|p| p.to_ascii_lowercase() == n || p == "*"))
+    removed(h).iter().any(|p| p.eq_ignore_ascii_case(name) || p == "*")
 }
 
 /// Header-level differences between a site's current effective headers and the profile.

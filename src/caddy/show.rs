@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::plan::{observe, PlanError};
+use super::plan::{observe, removed, PlanError};
 use super::spec::DEFAULT_CADDYFILE;
 use crate::system::System;
 
@@ -20,8 +20,9 @@ fn toml_str(s: &str) -> String {
 /// None when the default Caddyfile does not exist under the root.
 pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
     let Some(o) = observe(sys, DEFAULT_CADDYFILE, None)? else { return Ok(None) };
-    let mut t = format!("\n[caddy]\ncaddyfile = {}\nsites = \"all\"\n", toml_str(DEFAULT_CADDYFILE));
-    t += "# Per site: the headers a request that no matcher selects receives from `header` directives.\n";
+    let mut t =
+        String::from("# Per site: the headers a request that no matcher selects receives from `header` directives.\n");
+    let mut common_removed: Option<Vec<String>> = None;
     let mut sites_json = Vec::new();
     let mut common: Option<BTreeMap<String, Vec<String>>> = None;
     for (_, s) in &o.sites {
@@ -36,9 +37,17 @@ pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
         for e in eff.values() {
             t += &format!("#   {} = {}  # {}\n", e.name, toml_str(&e.values.join(", ")), e.set_at);
         }
-        if eff.is_empty() {
+        let gone = removed(&s.headers);
+        if !gone.is_empty() {
+            t += &format!("#   removes: {}\n", gone.join(", "));
+        }
+        if eff.is_empty() && gone.is_empty() {
             t += "#   (no header directives)\n";
         }
+        common_removed = Some(match common_removed {
+            None => gone.clone(),
+            Some(c) => c.into_iter().filter(|g| gone.contains(g)).collect(),
+        });
         for f in &s.findings {
             t += &format!("#   finding: {}: {}\n", f.location.as_deref().unwrap_or("?"), f.message);
         }
@@ -66,12 +75,20 @@ pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
                     "set": h.set, "add": h.add, "delete": h.delete, "require_absent": h.require_absent, "deferred": h.deferred,
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
+            "removes": gone,
             "findings": s.findings,
         }));
     }
     // Only single-valued headers every site sends alike make a valid, faithful [caddy.headers].
     let common: BTreeMap<String, Vec<String>> =
         common.unwrap_or_default().into_iter().filter(|(_, v)| v.len() == 1).collect();
+    let mut head = format!("\n[caddy]\ncaddyfile = {}\nsites = \"all\"\n", toml_str(DEFAULT_CADDYFILE));
+    let common_removed: Vec<String> = common_removed.unwrap_or_default().into_iter().filter(|r| r != "*").collect();
+    if !common_removed.is_empty() {
+        let list: Vec<String> = common_removed.iter().map(|r| toml_str(r)).collect();
+        head += &format!("remove = [{}]\n", list.join(", "));
+    }
+    let mut t = head + &t;
     if !common.is_empty() {
         t += "\n[caddy.headers]\n";
         for (k, v) in &common {
