@@ -286,6 +286,7 @@ fn caddy_rejected_edit_is_never_written() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("caddy rejects the edited"), "{run:?}");
     assert!(run.stderr.contains("not_a_directive"), "caddy's reason is shown: {run:?}");
+    assert!(run.stderr.contains("rejects the current file too"), "{run:?}");
     assert_eq!(r.read(CADDYFILE), text);
     let leftovers: Vec<_> = std::fs::read_dir(r.file("/etc/caddy")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "candidate file left behind: {leftovers:?}");

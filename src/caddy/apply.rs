@@ -111,7 +111,12 @@ pub fn apply(sys: &System, a: &CaddyActions, stamp: &str) -> Result<Applied, App
         let checked = run_ok(sys, "caddy", &["validate", "--config", &host_cand, "--adapter", "caddyfile"]);
         sys.remove_file(&cand)?;
         if let Err(reason) = checked {
-            let reason = reason.replace(&host_cand, &host_path);
+            let mut reason = reason.replace(&host_cand, &host_path);
+            // Tell an edit caddy rejects from a file it rejects anyway (say, an environment
+            // variable the service has and harden's shell does not).
+            if run_ok(sys, "caddy", &["validate", "--config", &host_path, "--adapter", "caddyfile"]).is_err() {
+                reason += "; caddy rejects the current file too, so the cause is not harden's edit (check the environment caddy runs with)";
+            }
             return Err(ApplyError::Invalid { path: host_path, reason });
         }
     } else {

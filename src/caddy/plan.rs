@@ -528,6 +528,9 @@ fn verify(o: &Observed, new_text: &str, sys: &System) -> Result<(), String> {
                 return Err(format!("site {}: {r} would not be removed", s.addresses.join(", ")));
             }
         }
+        if !s.https && s.managed.contains(&HSTS.to_ascii_lowercase()) && eff.contains_key(&HSTS.to_ascii_lowercase()) {
+            return Err(format!("site {} is plain HTTP but would still send {HSTS}", s.addresses.join(", ")));
+        }
     }
     Ok(())
 }
