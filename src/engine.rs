@@ -135,6 +135,14 @@ pub fn show(sys: &System) -> Result<toml::Table> {
 }
 
 /// The observed Caddy sites (None when there is no Caddyfile at the default path).
+/// A Caddyfile harden cannot read is reported in the output, not fatal: the other resources
+/// are still shown.
 pub fn show_caddy(sys: &System) -> Result<Option<caddy::show::Shown>> {
-    caddy::show::show(sys).map_err(|e| anyhow!("{e}"))
+    Ok(match caddy::show::show(sys) {
+        Ok(shown) => shown,
+        Err(e) => Some(caddy::show::Shown {
+            toml: format!("\n# [caddy] not shown: {e}\n"),
+            json: serde_json::json!({ "error": e.to_string() }),
+        }),
+    })
 }

@@ -385,3 +385,17 @@ fn caddy_sites_match_addresses_as_written_with_env_placeholders() {
     assert!(after.contains("{$HARDEN_TEST_DOMAIN:env.example.com} {\n\timport harden_security_headers\n"), "{after}");
     assert!(after.contains("other.example.com {\n\trespond hi\n"), "{after}");
 }
+
+#[test]
+fn caddy_show_reports_a_broken_caddyfile_without_failing() {
+    let r = setup(PROFILE, "example.com {\n\trespond \"hi\n}\n");
+    let show = r.harden(&["show"]);
+    assert_eq!(show.code, 0, "{show:?}");
+    assert!(
+        show.stdout.contains("# [caddy] not shown: /etc/caddy/Caddyfile:2: unterminated quoted string"),
+        "{show:?}"
+    );
+    let json = r.harden(&["show", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v["caddy"]["error"].as_str().is_some_and(|e| e.contains("Caddyfile:2")), "{v}");
+}
