@@ -399,3 +399,17 @@ fn caddy_show_reports_a_broken_caddyfile_without_failing() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert!(v["caddy"]["error"].as_str().is_some_and(|e| e.contains("Caddyfile:2")), "{v}");
 }
+
+#[test]
+fn caddy_crlf_file_stays_crlf_and_idempotent() {
+    let text = CADDYFILE_TEXT.replace('\n', "\r\n");
+    let r = setup(PROFILE, &text);
+    let p = profile_arg(&r);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = r.read(CADDYFILE);
+    assert_ne!(after, text);
+    assert!(!after.replace("\r\n", "").contains('\n'), "a bare LF was written:\n{after:?}");
+    let again = r.harden(&["plan", "--profile", &p]);
+    assert!(again.code == 0 && again.stdout.contains("No changes"), "{again:?}");
+}

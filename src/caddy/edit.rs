@@ -45,7 +45,8 @@ pub fn line_range(src: &str, span: Range<usize>) -> Range<usize> {
 /// separates with a blank line.
 pub fn block_range(src: &str, span: Range<usize>) -> Range<usize> {
     let r = line_range(src, span);
-    let end = if src[r.end..].starts_with('\n') { r.end + 1 } else { r.end };
+    let blank = ["\n", "\r\n"].into_iter().find(|nl| src[r.end..].starts_with(nl));
+    let end = r.end + blank.map_or(0, str::len);
     r.start..end
 }
 

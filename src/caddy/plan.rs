@@ -229,6 +229,15 @@ fn conflicting_lines(
     }
 }
 
+/// Where to insert after a token: before the `\r` a CRLF line leaves at the token's end.
+fn end_before_cr(src: &str, end: usize) -> usize {
+    if src[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    }
+}
+
 /// Fields a header directive touches, lowercased.
 fn touched(d: &HeaderDirective) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -260,6 +269,8 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     let src = &o.text;
     let doc = &o.loaded.main;
     let bad = |message: String| PlanError::Edit { file: o.path.clone(), message };
+    // New lines follow the file's line ends (CRLF files stay CRLF).
+    let nl = if src.contains("\r\n") { "\r\n" } else { "\n" };
     let mut splices = Vec::new();
     let mut site_edits: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     // Distinct header sets get one snippet each, named by what they are for.
@@ -271,7 +282,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         if set.is_empty() && remove.is_empty() || !s.editable {
             continue;
         }
-        let text_for = |name: &str| edit::snippet(name, set, remove);
+        let text_for = |name: &str| edit::snippet(name, set, remove).replace('\n', nl);
         let existing = snippets.iter().find(|(n, t)| *t == text_for(n)).map(|(n, _)| n.clone());
         let name = match existing {
             Some(n) => n,
@@ -297,24 +308,26 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         .iter()
         .filter(|b| matches!(&b.kind, BlockKind::Snippet(n) if n.starts_with(SNIPPET_PREFIX)))
         .collect();
-    let now_texts: Vec<String> = managed_now.iter().map(|b| src[b.span()].to_string()).collect();
+    // In a CRLF file the lexer keeps a line's final `\r` in the token before it.
+    let now_texts: Vec<String> = managed_now.iter().map(|b| src[b.span()].trim_end_matches('\r').to_string()).collect();
     let new_texts: Vec<String> = snippets.iter().map(|(_, t)| t.clone()).collect();
     if now_texts != new_texts {
         for b in &managed_now {
             splices.push(Splice { range: edit::block_range(src, b.span()), text: String::new() });
         }
         if !new_texts.is_empty() {
-            let joined = new_texts.join("\n\n");
+            let joined = new_texts.join(&format!("{nl}{nl}"));
             let splice = match managed_now.first() {
                 Some(b) => {
                     let r = edit::block_range(src, b.span());
-                    Splice { range: r.start..r.start, text: format!("{joined}\n\n") }
+                    Splice { range: r.start..r.start, text: format!("{joined}{nl}{nl}") }
                 }
                 None => match doc.blocks.iter().find(|b| b.kind == BlockKind::Global).and_then(|g| g.close.as_ref()) {
                     Some(close) if doc.blocks.first().is_some_and(|b| b.kind == BlockKind::Global) => {
-                        Splice { range: close.span.end..close.span.end, text: format!("\n\n{joined}") }
+                        let at = end_before_cr(src, close.span.end);
+                        Splice { range: at..at, text: format!("{nl}{nl}{joined}") }
                     }
-                    _ => Splice { range: 0..0, text: format!("{joined}\n\n") },
+                    _ => Splice { range: 0..0, text: format!("{joined}{nl}{nl}") },
                 },
             };
             splices.push(splice);
@@ -375,8 +388,10 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
             }
         }
         if let (None, Some(name)) = (keep, want) {
-            splices
-                .push(Splice { range: open.span.end..open.span.end, text: format!("\n{}import {name}", indent_of(m)) });
+            splices.push(Splice {
+                range: end_before_cr(src, open.span.end)..end_before_cr(src, open.span.end),
+                text: format!("{nl}{}import {name}", indent_of(m)),
+            });
             notes.push(format!("import {name}"));
         }
         if s.selected {
@@ -421,8 +436,8 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     let mut text = edit::apply(src, &splices).map_err(bad)?;
     // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
     // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
-    // the edited places.
-    if format::is_formatted(src) && !format::is_formatted(&text) {
+    // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
+    if nl == "\n" && format::is_formatted(src) && !format::is_formatted(&text) {
         text = format::format(&text);
     }
     site_edits.retain(|_, v| !v.is_empty());
