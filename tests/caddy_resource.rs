@@ -413,3 +413,19 @@ fn caddy_crlf_file_stays_crlf_and_idempotent() {
     let again = r.harden(&["plan", "--profile", &p]);
     assert!(again.code == 0 && again.stdout.contains("No changes"), "{again:?}");
 }
+
+#[test]
+fn caddy_mixed_http_https_site_gets_no_hsts_and_a_finding() {
+    let text = "example.com, http://example.org {\n\trespond hi\n}\n";
+    let r = setup(PROFILE, text);
+    let p = profile_arg(&r);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply.stdout.contains("/etc/caddy/Caddyfile:1: site example.com, http://example.org also answers plain HTTP at http://example.org"),
+        "{apply:?}"
+    );
+    let after = r.read(CADDYFILE);
+    assert!(after.contains("\timport harden_security_headers_http\n"), "{after}");
+    assert!(!after.contains("Strict-Transport-Security"), "{after}");
+}

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::edit::{self, Splice, SNIPPET_PREFIX};
 use super::headers::{site_headers, HeaderDirective, SiteHeaders};
-use super::site::site_is_https;
+use super::site::{address_is_https, parse_address, site_is_https};
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
 use super::tree::{BlockKind, Segment, ServerBlock};
 use super::{format, import, traps, version};
@@ -136,7 +136,22 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             }
             None => (None, BTreeSet::new()),
         };
-        let findings = traps::site_findings(b, &h, https, version);
+        let mut findings = traps::site_findings(b, &h, https, version);
+        let plain: Vec<&String> =
+            addresses.iter().filter(|a| !address_is_https(&parse_address(a), has_tls, auto_https_off)).collect();
+        let wants_hsts = desired.is_some() && managed.contains(&HSTS.to_ascii_lowercase());
+        if wants_hsts && !https && plain.len() < addresses.len() {
+            findings.push(Finding {
+                id: "caddy.hsts-mixed-site".into(),
+                message: format!(
+                    "site {} also answers plain HTTP at {}, so harden leaves {HSTS} off all of its addresses",
+                    addresses.join(", "),
+                    plain.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+                location: Some(location.clone()),
+                remedy: Some("put the plain-HTTP addresses in a site block of their own".into()),
+            });
+        }
         let overridden = spec.is_some_and(|s| s.site.iter().any(|o| names.contains(&o.address.value)));
         let editable = main_block.is_some_and(|j| loaded.main.blocks[j].open.is_some());
         let facts = SiteFacts {
