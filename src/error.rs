@@ -11,7 +11,9 @@ pub struct Location {
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.column > 0 {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else if self.column > 0 {
             write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
         } else {
             write!(f, "{}:{}", self.file.display(), self.line)

@@ -74,6 +74,7 @@ pub enum Actions {
     None,
     Firewall(crate::ufw::FirewallActions),
     Caddy(crate::caddy::plan::CaddyActions),
+    Backup(crate::backup::plan::BackupActions),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +95,14 @@ impl Plan {
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
         self.resources.iter().flat_map(|r| r.findings.iter())
     }
+    /// Why apply cannot proceed at all, if some resource says so.
+    pub fn blocked(&self) -> Option<String> {
+        self.resources.iter().find_map(|r| match &r.actions {
+            Actions::Firewall(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
+            Actions::Caddy(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
+            Actions::Backup(_) | Actions::None => None,
+        })
+    }
     pub fn has_changes(&self) -> bool {
         self.changes().next().is_some()
     }
@@ -102,6 +111,10 @@ impl Plan {
     }
     pub fn summary_line(&self) -> String {
         if !self.has_changes() {
+            if self.findings().next().is_some() {
+                // The findings are counted after this line.
+                return "No changes.".into();
+            }
             return "No changes. The host matches the profile.".into();
         }
         format!(

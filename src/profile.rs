@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
 
+use crate::backup::spec::{self, BackupSpec};
 use crate::error::{line_col, Location};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +40,40 @@ struct RawProfile {
     host: Option<RawHost>,
     firewall: Option<RawFirewall>,
     caddy: Option<crate::caddy::spec::RawCaddy>,
+    backup: Option<RawBackup>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackup {
+    require_encryption: Option<bool>,
+    secret_mode: Option<Spanned<String>>,
+    restic: Option<Vec<RawRestic>>,
+    borgmatic: Option<Vec<RawBorgmatic>>,
+    pgbackrest: Option<Vec<RawPgBackRest>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestic {
+    env_file: Spanned<String>,
+    owner: Option<Spanned<String>>,
+    units: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBorgmatic {
+    config: Spanned<String>,
+    allowed_modes: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPgBackRest {
+    config: Spanned<String>,
+    owner: Option<Spanned<String>>,
+    cipher: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -52,6 +87,8 @@ struct RawHost {
 #[serde(deny_unknown_fields)]
 struct RawFirewall {
     enabled: Option<bool>,
+    ipv6: Option<bool>,
+    install: Option<bool>,
     logging: Option<Spanned<String>>,
     purge: Option<bool>,
     keep: Option<Vec<String>>,
@@ -139,6 +176,10 @@ pub struct Defaults {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FirewallSpec {
     pub enabled: Option<bool>,
+    /// IPV6=yes|no in /etc/default/ufw.
+    pub ipv6: Option<bool>,
+    /// Install ufw with the package manager when it is missing (default true).
+    pub install: Option<bool>,
     /// off|low|medium|high|full
     pub logging: Option<Field<String>>,
     pub purge: bool,
@@ -162,6 +203,7 @@ pub struct Profile {
     pub firewall: Option<FirewallSpec>,
     /// None: the profile leaves Caddy alone.
     pub caddy: Option<crate::caddy::spec::CaddySpec>,
+    pub backup: Option<BackupSpec>,
 }
 
 struct Ctx<'a> {
@@ -234,6 +276,8 @@ fn policy(ctx: &Ctx, s: &Option<Spanned<String>>, dir: &str) -> Result<Option<Fi
 struct Layer {
     host: RawHost,
     enabled: Option<bool>,
+    ipv6: Option<bool>,
+    install: Option<bool>,
     has_firewall: bool,
     logging: Option<Field<String>>,
     purge: Option<bool>,
@@ -241,6 +285,54 @@ struct Layer {
     defaults: Defaults,
     rules: Vec<(RuleSpec, bool)>,
     caddy: Option<crate::caddy::spec::CaddyLayer>,
+    backup: Option<(Option<bool>, BackupSpec)>,
+}
+
+/// `[backup]` of one file; values checked here so errors point at the file:line:col.
+fn backup_layer(ctx: &Ctx, raw: RawBackup) -> Result<(Option<bool>, BackupSpec), ProfileError> {
+    let check = |s: &Spanned<String>, r: Result<(), String>| r.map_err(|m| ctx.err(s.span(), m));
+    let path = |s: &Spanned<String>, what: &str| -> Result<Field<String>, ProfileError> {
+        check(s, spec::check_path(what, s.get_ref()))?;
+        Ok(ctx.field(s))
+    };
+    let owner = |o: &Option<Spanned<String>>| -> Result<Option<Field<String>>, ProfileError> {
+        match o {
+            Some(s) if s.get_ref().trim().is_empty() => {
+                Err(ctx.err(s.span(), "owner is empty: name the user that runs the backup"))
+            }
+            Some(s) => Ok(Some(ctx.field(s))),
+            None => Ok(None),
+        }
+    };
+    let mut b = BackupSpec::default();
+    if let Some(m) = &raw.secret_mode {
+        let value = spec::parse_mode(m.get_ref()).map_err(|e| ctx.err(m.span(), e))?;
+        b.secret_mode = Some(Field { value, at: ctx.loc(m.span()) });
+    }
+    for r in raw.restic.into_iter().flatten() {
+        let units = r.units.iter().flatten().map(|u| ctx.field(u)).collect();
+        b.restic.push(spec::ResticSpec { env_file: path(&r.env_file, "env_file")?, owner: owner(&r.owner)?, units });
+    }
+    for r in raw.borgmatic.into_iter().flatten() {
+        if let Some(m) = &r.allowed_modes {
+            spec::check_borg_modes(m.get_ref()).map_err(|e| ctx.err(m.span(), e))?;
+        }
+        b.borgmatic.push(spec::BorgmaticSpec {
+            config: path(&r.config, "config")?,
+            allowed_modes: r.allowed_modes.as_ref().map(|m| ctx.field(m)),
+        });
+    }
+    for r in raw.pgbackrest.into_iter().flatten() {
+        if let Some(c) = &r.cipher {
+            check(c, spec::check_cipher(c.get_ref()))?;
+        }
+        b.pgbackrest.push(spec::PgBackRestSpec {
+            config: path(&r.config, "config")?,
+            owner: owner(&r.owner)?,
+            cipher: r.cipher.as_ref().map(|c| ctx.field(c)),
+        });
+    }
+    Ok((raw.require_encryption, b))
 }
 
 fn rule_spec(ctx: &Ctx, r: &Spanned<RawRule>) -> Result<(RuleSpec, bool), ProfileError> {
@@ -305,7 +397,8 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let at0 = Location { file: path.to_path_buf(), line: 0, column: 0 };
     if stack.contains(&canon) {
-        return Err(ProfileError { at: at0, message: "`extends` cycle: this profile extends itself".into() });
+        let chain: Vec<String> = stack.iter().chain(std::iter::once(&canon)).map(|p| p.display().to_string()).collect();
+        return Err(ProfileError { at: at0, message: format!("`extends` cycle: {}", chain.join(" -> ")) });
     }
     let text = std::fs::read_to_string(path)
         .map_err(|e| ProfileError { at: at0.clone(), message: format!("cannot read profile: {e}") })?;
@@ -326,6 +419,8 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     if let Some(fw) = raw.firewall {
         layer.has_firewall = true;
         layer.enabled = fw.enabled;
+        layer.ipv6 = fw.ipv6;
+        layer.install = fw.install;
         if let Some(l) = &fw.logging {
             one_of(&ctx, l, "logging", &["off", "low", "medium", "high", "full"])?;
             layer.logging = Some(ctx.field(l));
@@ -346,8 +441,24 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
             };
         }
         for r in fw.rules.iter().flatten() {
-            layer.rules.push(rule_spec(&ctx, r)?);
+            let (spec, drop) = rule_spec(&ctx, r)?;
+            // An id replaces an inherited rule; twice in one file is a mistake.
+            if let Some(id) = &spec.id {
+                if let Some((other, _)) = layer.rules.iter().find(|(o, _)| o.id.as_ref() == Some(id)) {
+                    return Err(ProfileError {
+                        at: spec.at.clone(),
+                        message: format!(
+                            "rule id '{id}' is already used at {} in the same file; ids must be unique",
+                            other.at
+                        ),
+                    });
+                }
+            }
+            layer.rules.push((spec, drop));
         }
+    }
+    if let Some(b) = raw.backup {
+        layer.backup = Some(backup_layer(&ctx, b)?);
     }
     out.push((path.to_path_buf(), layer));
     Ok(())
@@ -355,11 +466,15 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
 
 /// Load a profile and everything it extends.
 pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+    // Absolute paths, so a saved plan names the profile from anywhere.
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let path = abs.as_path();
     let mut layers = Vec::new();
     load_layers(path, &mut Vec::new(), &mut layers)?;
     let mut host = Host::default();
     let mut fw: Option<FirewallSpec> = None;
     let mut caddy: Option<crate::caddy::spec::CaddySpec> = None;
+    let mut backup: Option<BackupSpec> = None;
     let mut files = Vec::new();
     for (file, l) in layers {
         files.push(file);
@@ -368,11 +483,22 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         if let Some(c) = l.caddy {
             caddy.get_or_insert_with(Default::default).merge(c);
         }
+        // [backup]: scalars override the base, arrays of tables concatenate.
+        if let Some((require, b)) = l.backup {
+            let m = backup.get_or_insert_with(BackupSpec::default);
+            m.require_encryption = require.unwrap_or(m.require_encryption);
+            m.secret_mode = b.secret_mode.or(m.secret_mode.take());
+            m.restic.extend(b.restic);
+            m.borgmatic.extend(b.borgmatic);
+            m.pgbackrest.extend(b.pgbackrest);
+        }
         if !l.has_firewall {
             continue;
         }
         let f = fw.get_or_insert_with(FirewallSpec::default);
         f.enabled = l.enabled.or(f.enabled);
+        f.ipv6 = l.ipv6.or(f.ipv6);
+        f.install = l.install.or(f.install);
         f.logging = l.logging.or(f.logging.take());
         f.purge = l.purge.unwrap_or(f.purge);
         if let Some(k) = l.keep {
@@ -399,7 +525,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
             }
         }
     }
-    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw, caddy })
+    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw, caddy, backup })
 }
 
 #[cfg(test)]
@@ -447,5 +573,55 @@ mod tests {
         assert!(e.message.contains("unknown field"), "{e}");
         let p = write(d.path(), "c.toml", "extends = [\"c.toml\"]\n");
         assert!(load(&p).unwrap_err().message.contains("cycle"));
+    }
+
+    #[test]
+    fn backup_section_merges_over_extends() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "base.toml",
+            "[backup]\nrequire_encryption = true\nsecret_mode = \"0600\"\n[[backup.restic]]\nenv_file = \"/etc/restic/odoo.env\"\nowner = \"root\"\nunits = [\"restic-odoo.service\"]\n",
+        );
+        let p = write(
+            d.path(),
+            "child.toml",
+            "extends = [\"base.toml\"]\n[backup]\nsecret_mode = \"0640\"\n[[backup.restic]]\nenv_file = \"/etc/restic/b.env\"\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\nallowed_modes = [\"repokey-blake2\", \"keyfile\"]\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\nowner = \"postgres\"\ncipher = \"aes-256-cbc\"\n",
+        );
+        let b = load(&p).unwrap().backup.unwrap();
+        assert!(b.require_encryption);
+        assert_eq!(b.secret_mode.as_ref().unwrap().value, 0o640);
+        assert_eq!(b.secret_mode.unwrap().at.line, 3);
+        let envs: Vec<_> = b.restic.iter().map(|r| r.env_file.value.as_str()).collect();
+        assert_eq!(envs, ["/etc/restic/odoo.env", "/etc/restic/b.env"]);
+        assert_eq!(b.restic[0].units[0].value, "restic-odoo.service");
+        assert_eq!(b.borgmatic[0].allowed_modes.as_ref().unwrap().value.len(), 2);
+        assert_eq!(b.pgbackrest[0].cipher.as_ref().unwrap().value, "aes-256-cbc");
+        let p = write(d.path(), "none.toml", "[host]\nname = \"x\"\n");
+        assert!(load(&p).unwrap().backup.is_none());
+    }
+
+    #[test]
+    fn backup_errors_name_file_line_and_column() {
+        let d = tempfile::tempdir().unwrap();
+        for (text, line, col, want) in [
+            ("[backup]\nsecret_mode = \"0999\"\n", 2, 15, "octal"),
+            ("[backup]\n[[backup.restic]]\nenv_file = \"/e\"\npasword_file = \"/p\"\n", 4, 1, "unknown field"),
+            (
+                "[backup]\n[[backup.borgmatic]]\nconfig = \"/c\"\nallowed_modes = [\"repokey\", \"rot13\"]\n",
+                4,
+                17,
+                "rot13",
+            ),
+            ("[backup]\n[[backup.pgbackrest]]\nconfig = \"/c\"\ncipher = \"aes-128\"\n", 4, 10, "aes-256-cbc"),
+            ("[backup]\n[[backup.pgbackrest]]\nconfig = \"pgbackrest.conf\"\n", 3, 10, "absolute"),
+            ("[backup]\n[[backup.restic]]\nowner = \"root\"\n", 2, 1, "env_file"),
+        ] {
+            let p = write(d.path(), "b.toml", text);
+            let e = load(&p).unwrap_err();
+            assert_eq!((e.at.line, e.at.column), (line, col), "{e}");
+            assert!(e.message.contains(want), "{e}");
+            assert_eq!(e.at.file, p);
+        }
     }
 }

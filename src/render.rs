@@ -117,7 +117,9 @@ pub fn plan_json(plan: &Plan, check: bool) -> serde_json::Value {
         "kind": if check { "check" } else { "plan" },
         "profile": plan.profile,
         "root": plan.root,
-        "host": plan.host,
+        // The profile's [host] name, else the machine's hostname.
+        "host": plan.host.clone().or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned())),
+        "time": crate::audit::rfc3339(crate::audit::now()),
         "summary": {
             "add": plan.count(ChangeKind::Add),
             "change": plan.count(ChangeKind::Change),

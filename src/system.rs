@@ -89,6 +89,18 @@ pub struct System {
     /// Kept only when asked for (saved plans), since hashing costs time.
     reads: RefCell<BTreeMap<String, String>>,
     record: bool,
+    live: bool,
+}
+
+/// The names and `..` steps of a path, without root or `.`.
+fn path_parts(p: &Path) -> Vec<std::ffi::OsString> {
+    p.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_os_string()),
+            std::path::Component::ParentDir => Some("..".into()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -98,10 +110,23 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 impl System {
     pub fn new(root: impl Into<PathBuf>, runner: Box<dyn Runner>) -> System {
-        System { root: root.into(), runner, reads: RefCell::new(BTreeMap::new()), record: false }
+        let root: PathBuf = root.into();
+        let live = root == Path::new("/");
+        System { root, runner, reads: RefCell::new(BTreeMap::new()), record: false, live }
+    }
+
+    /// A system whose root is treated as the running machine: for tests of
+    /// live-only decisions (install, loading) with a recording runner.
+    pub fn pretend_live(root: impl Into<PathBuf>, runner: Box<dyn Runner>) -> System {
+        let mut s = System::new(root, runner);
+        s.live = true;
+        s
     }
 
     pub fn real(root: impl Into<PathBuf>) -> System {
+        // One name for one directory: saved plans compare roots.
+        let root: PathBuf = root.into();
+        let root = fs::canonicalize(&root).unwrap_or(root);
         System::new(root, Box::new(RealRunner))
     }
 
@@ -116,12 +141,46 @@ impl System {
 
     /// The running kernel belongs to this root (only then may harden load rules).
     pub fn is_live(&self) -> bool {
-        self.root == Path::new("/")
+        self.live
     }
 
-    /// The host path of an absolute in-root path.
+    /// The host path of an absolute in-root path. Under a --root other
+    /// than /, symbolic links are followed inside the root (an absolute link
+    /// target means the root's path, as it would on that machine), so that
+    /// nothing outside the root is ever read or written.
     pub fn path(&self, p: &str) -> PathBuf {
-        self.root.join(p.trim_start_matches('/'))
+        if self.root == Path::new("/") {
+            return PathBuf::from("/").join(p.trim_start_matches('/'));
+        }
+        let mut out = self.root.clone();
+        let mut todo: std::collections::VecDeque<std::ffi::OsString> = path_parts(Path::new(p)).into();
+        let mut hops = 0;
+        while let Some(c) = todo.pop_front() {
+            if c == ".." {
+                if out != self.root {
+                    out.pop();
+                }
+                continue;
+            }
+            let next = out.join(&c);
+            match fs::symlink_metadata(&next) {
+                Ok(m) if m.file_type().is_symlink() && hops < 40 => {
+                    hops += 1;
+                    let Ok(target) = fs::read_link(&next) else {
+                        out = next;
+                        continue;
+                    };
+                    if target.is_absolute() {
+                        out = self.root.clone();
+                    }
+                    let mut front = path_parts(&target);
+                    front.extend(todo.drain(..));
+                    todo = front.into();
+                }
+                _ => out = next,
+            }
+        }
+        out
     }
 
     /// Read a file; Ok(None) when it does not exist.
@@ -242,6 +301,31 @@ impl System {
         }
     }
 
+    /// Mode bits and owner of an in-root path without following a final symlink;
+    /// Ok(None) when it does not exist.
+    pub fn stat(&self, p: &str) -> Result<Option<(u32, u32, bool)>, SysError> {
+        let path = self.path(p);
+        match fs::symlink_metadata(&path) {
+            Ok(m) => Ok(Some((m.mode() & 0o7777, m.uid(), m.file_type().is_symlink()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SysError::Read { path, source }),
+        }
+    }
+
+    /// chmod an in-root file. A symlink is refused: its target could be outside the root.
+    pub fn set_mode(&self, p: &str, mode: u32) -> Result<(), SysError> {
+        let path = self.path(p);
+        refuse_link(&path)?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|source| SysError::Write { path, source })
+    }
+
+    /// chown (user only; the group stays) an in-root file, never through a symlink.
+    pub fn set_owner(&self, p: &str, uid: u32) -> Result<(), SysError> {
+        let path = self.path(p);
+        refuse_link(&path)?;
+        std::os::unix::fs::lchown(&path, Some(uid), None).map_err(|source| SysError::Write { path, source })
+    }
+
     /// Copy the current contents of files into a fresh backup directory
     /// under the root; returns the directory (in-root path).
     pub fn backup(&self, files: &[&str], stamp: &str) -> Result<String, SysError> {
@@ -261,5 +345,16 @@ impl System {
 
     pub fn has_program(&self, program: &str) -> bool {
         self.runner.has(program)
+    }
+}
+
+fn refuse_link(path: &Path) -> Result<(), SysError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(SysError::Write {
+            path: path.to_path_buf(),
+            source: io::Error::other("is a symbolic link; harden changes modes and owners of files only, plan again"),
+        }),
+        Ok(_) => Ok(()),
+        Err(source) => Err(SysError::Write { path: path.to_path_buf(), source }),
     }
 }

@@ -173,3 +173,67 @@ fn lockout_guard_refuses_to_deny_ssh() {
     let r = root.harden(&["apply", "--yes", "--profile", &root.file("/p2.toml").display().to_string()]);
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn lockout_guard_judges_the_actual_ssh_client() {
+    let Some(root) = Root::new() else { return };
+    let only_lan = "[firewall]\nenabled = true\n[firewall.defaults]\nincoming = \"deny\"\n[[firewall.rules]]\naction = \"allow\"\nport = 22\nproto = \"tcp\"\nfrom = \"10.0.0.0/8\"\n";
+    root.write("/p.toml", only_lan);
+    let p = root.file("/p.toml").display().to_string();
+    let run = |conn: Option<&str>| {
+        let mut c = std::process::Command::new(support::harden_bin());
+        c.args(["--root", &root.path().display().to_string(), "plan", "--profile", &p]).env("NO_COLOR", "1");
+        match conn {
+            Some(v) => c.env("SSH_CONNECTION", v),
+            None => c.env_remove("SSH_CONNECTION"),
+        };
+        String::from_utf8_lossy(&c.output().unwrap().stdout).into_owned()
+    };
+    assert!(
+        run(Some("192.168.1.5 5555 10.0.0.1 22")).contains("lockout guard"),
+        "a client outside 10.0.0.0/8 is locked out"
+    );
+    assert!(!run(Some("10.1.2.3 5555 10.0.0.1 22")).contains("lockout guard"), "a client inside 10.0.0.0/8 gets in");
+    assert!(run(Some("garbage")).contains("lockout guard"), "no usable client: only a rule for every source counts");
+    assert!(run(None).contains("lockout guard"));
+    let eth9 = "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"allow\"\nport = 22\nproto = \"tcp\"\ninterface = \"eth9\"\n";
+    root.write("/p.toml", eth9);
+    assert!(run(None).contains("lockout guard"), "an allow on one interface may not be the way in");
+    root.write("/etc/ssh/sshd_config", "# caf\u{e9}\nPort=2222\n");
+    root.write(
+        "/p.toml",
+        "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n",
+    );
+    let out = run(None);
+    assert!(out.contains("port 2222"), "Port=2222 is sshd's Keyword=value form: {out}");
+}
+
+#[test]
+fn symlinks_under_root_stay_inside_the_root() {
+    let Some(root) = Root::new() else { return };
+    // /etc/ufw is an absolute link, as in an image: it means the root's /srv/ufw.
+    let outside = tempfile::tempdir().unwrap();
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cp -a {r}/etc/ufw {o}/decoy && mkdir -p {r}/srv && mv {r}/etc/ufw {r}/srv/ufw && ln -s {o}/decoy {r}/etc/ufw.outside && ln -s /srv/ufw {r}/etc/ufw",
+            r = root.path().display(),
+            o = outside.path().display()
+        ))
+        .status()
+        .unwrap();
+    let decoy_before = std::fs::read(outside.path().join("decoy/user.rules")).unwrap();
+    root.write(
+        "/p.toml",
+        "[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n",
+    );
+    let r = root.harden(&["apply", "--yes", "--profile", &root.file("/p.toml").display().to_string()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(root.read("/srv/ufw/user.rules").contains("--dport 22"), "written through the link, inside the root");
+    assert_eq!(
+        std::fs::read(outside.path().join("decoy/user.rules")).unwrap(),
+        decoy_before,
+        "nothing outside the root changed"
+    );
+    assert!(std::fs::symlink_metadata(root.file("/etc/ufw")).unwrap().file_type().is_symlink());
+}

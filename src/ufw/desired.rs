@@ -73,6 +73,9 @@ fn side(
                 if p.contains([',', ':']) {
                     return Err(f.err(format!("bad port '{p}': port lists and ranges must be numeric")));
                 }
+                if p.starts_with('-') || p.parse::<i64>().is_ok() {
+                    return Err(f.err(format!("bad port '{p}': ports are 1 to 65535")));
+                }
                 if !o.services.contains(p) {
                     return Err(f.err(format!(
                         "unknown service '{p}': it is not in the root's /etc/services; use a port number"
@@ -163,7 +166,7 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
     }
     if !o.ipv6 {
         if families == [Family::V6] {
-            return Err(at_rule("this rule is IPv6 only, but IPv6 is off (IPV6=no in /etc/default/ufw)".into()));
+            return Err(at_rule("this rule is IPv6 only, but IPv6 is off (`ipv6 = false` in the profile, or IPV6=no in /etc/default/ufw)".into()));
         }
         families.retain(|f| *f == Family::V4);
     }
@@ -219,19 +222,19 @@ pub fn desired_rule(o: &Observed, idx: usize, r: &RuleSpec) -> Result<Desired, P
     };
     let template = Rule {
         action,
-        logtype: r.log.clone(),
+        logtype: r.log.clone().into(),
         forward: r.route,
-        protocol: proto,
-        dport: dst.port,
-        dst: dst.addr,
-        sport: src.port,
-        src: src.addr,
-        dapp: r.app.as_ref().map(|a| a.value.clone()).unwrap_or_default(),
-        sapp: r.from_app.as_ref().map(|a| a.value.clone()).unwrap_or_default(),
-        direction,
-        iface_in,
-        iface_out,
-        comment,
+        protocol: proto.into(),
+        dport: dst.port.into(),
+        dst: dst.addr.into(),
+        sport: src.port.into(),
+        src: src.addr.into(),
+        dapp: r.app.as_ref().map(|a| a.value.clone()).unwrap_or_default().into(),
+        sapp: r.from_app.as_ref().map(|a| a.value.clone()).unwrap_or_default().into(),
+        direction: direction.into(),
+        iface_in: iface_in.into(),
+        iface_out: iface_out.into(),
+        comment: comment.into(),
         v6: false,
     };
     let (expanded, unresolved) = expand_apps(o, r, template)?;
@@ -295,16 +298,16 @@ fn expand_apps(o: &Observed, r: &RuleSpec, t: Rule) -> Result<(Vec<Rule>, bool),
         (Some(d), Some(s)) => {
             for (dp, dproto) in &d {
                 let mut tmp = t.clone();
-                tmp.protocol = dproto.clone();
-                tmp.dport = dp.clone();
+                tmp.protocol = dproto.clone().into();
+                tmp.dport = dp.clone().into();
                 if t.dapp == t.sapp {
-                    tmp.sport = dp.clone();
+                    tmp.sport = dp.clone().into();
                     out.push(tmp);
                 } else {
                     for (sp, sproto) in &s {
                         let mut rule = tmp.clone();
-                        rule.protocol = if sproto == "any" { tmp.protocol.clone() } else { sproto.clone() };
-                        rule.sport = sp.clone();
+                        rule.protocol = if sproto == "any" { tmp.protocol.clone() } else { sproto.clone().into() };
+                        rule.sport = sp.clone().into();
                         out.push(rule);
                     }
                 }
@@ -313,16 +316,16 @@ fn expand_apps(o: &Observed, r: &RuleSpec, t: Rule) -> Result<(Vec<Rule>, bool),
         (None, Some(s)) => {
             for (sp, sproto) in s {
                 let mut rule = t.clone();
-                rule.protocol = sproto;
-                rule.sport = sp;
+                rule.protocol = sproto.into();
+                rule.sport = sp.into();
                 out.push(rule);
             }
         }
         (Some(d), None) => {
             for (dp, dproto) in d {
                 let mut rule = t.clone();
-                rule.protocol = dproto;
-                rule.dport = dp;
+                rule.protocol = dproto.into();
+                rule.dport = dp.into();
                 out.push(rule);
             }
         }

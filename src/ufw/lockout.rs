@@ -15,11 +15,13 @@ pub fn ssh_ports(sys: &System) -> Result<Vec<u16>, SysError> {
     while seen < files.len() && seen < 64 {
         let f = files[seen].clone();
         seen += 1;
-        let Some(text) = sys.read_text(&f)? else {
-            continue;
-        };
+        // sshd_config is not ours to police: read it whatever its encoding.
+        let Some(bytes) = sys.read(&f)? else { continue };
+        let text = String::from_utf8_lossy(&bytes);
         for line in text.lines() {
-            let mut it = line.split_whitespace();
+            // sshd takes `Keyword value` and `Keyword=value`.
+            let line = line.split('#').next().unwrap_or("");
+            let mut it = line.split(|c: char| c.is_whitespace() || c == '=').filter(|w| !w.is_empty());
             let (Some(k), Some(v)) = (it.next(), it.next()) else {
                 continue;
             };
@@ -101,17 +103,20 @@ fn expand_glob(sys: &System, pat: &str) -> Vec<String> {
     out
 }
 
-/// The SSH client of this session, from SSH_CONNECTION.
+/// The SSH client of this session, from SSH_CONNECTION (client ip, client
+/// port, server ip, server port); None when absent or malformed.
 fn ssh_client() -> Option<(String, u16)> {
     let v = std::env::var("SSH_CONNECTION").ok()?;
     let f: Vec<&str> = v.split_whitespace().collect();
-    Some((f.first()?.to_string(), f.get(3)?.parse().ok()?))
+    let ip = f.first()?.to_string();
+    addr::family_of(&ip)?;
+    Some((ip, f.get(3)?.parse().ok()?))
 }
 
 /// First-match evaluation of a new incoming TCP connection to `port` from
 /// `client` (None: a client anywhere). Returns the deciding action, or None
 /// when no rule matches (the default policy decides).
-fn first_match(rules: &[Rule], port: u16, client: Option<&str>) -> Option<(Action, bool)> {
+fn first_match(rules: &[Rule], port: u16, client: Option<&str>) -> Option<Action> {
     for r in rules {
         if r.forward || r.direction != "in" || !(r.protocol == "tcp" || r.protocol == "any") {
             continue;
@@ -122,23 +127,17 @@ fn first_match(rules: &[Rule], port: u16, client: Option<&str>) -> Option<(Actio
         // A rule bound to an interface or a destination address may not be
         // the way the operator comes in: it neither saves nor blocks for sure.
         let narrow = !r.iface_in.is_empty() || !addr::is_anywhere(&r.dst);
-        let src_any = addr::is_anywhere(&r.src);
-        let src_hit = match client {
-            Some(c) => src_any || addr::contains(&r.src, c),
-            None => src_any,
-        };
+        // With a known client, a source network counts only if it holds the
+        // client; without one, only a rule for every source does.
+        let src_hit = addr::is_anywhere(&r.src) || client.is_some_and(|c| addr::contains(&r.src, c));
+        if !src_hit {
+            continue;
+        }
         match r.action {
-            Action::Allow | Action::Limit => {
-                if src_hit || !src_any {
-                    // Some clients (the named one, or a listed network) get in.
-                    return Some((r.action, !narrow && src_hit));
-                }
-            }
-            Action::Deny | Action::Reject => {
-                if src_hit && !narrow {
-                    return Some((r.action, true));
-                }
-            }
+            // An allow that may not be the operator's way in does not count...
+            Action::Allow | Action::Limit if narrow => continue,
+            // ...but a deny that may be, does.
+            a => return Some(a),
         }
     }
     None
@@ -159,8 +158,8 @@ pub fn check(sys: &System, v4: &[Rule], v6: &[Rule], input: Policy) -> Result<Op
         };
         let verdict = first_match(list, *port, who.as_deref());
         let blocked = match verdict {
-            Some((Action::Allow | Action::Limit, _)) => false,
-            Some((_, _)) => true,
+            Some(Action::Allow | Action::Limit) => false,
+            Some(_) => true,
             None => input != Policy::Allow,
         };
         if blocked {

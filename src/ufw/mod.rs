@@ -6,6 +6,7 @@ pub mod apply;
 pub mod apps;
 pub mod config;
 pub mod desired;
+pub mod kernel;
 pub mod lockout;
 pub mod merge;
 pub mod observe;

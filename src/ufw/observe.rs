@@ -44,6 +44,37 @@ pub struct Observed {
     pub apps: Apps,
     pub limit4: bool,
     pub limit6: bool,
+    /// The installed ufw's version, from /usr/sbin/ufw (no process needed).
+    pub version: Option<String>,
+}
+
+/// ufw versions whose file format harden writes: 0.36.2 by differential test
+/// against the CLI (Debian 12, Ubuntu 24.04); 0.36.1 (Ubuntu 22.04) by source
+/// comparison: its writer is the same, but it has no `vrrp` protocol.
+pub const VERIFIED_VERSIONS: [&str; 2] = ["0.36.2", "0.36.1"];
+
+fn ufw_version(sys: &System) -> Result<Option<String>, SysError> {
+    if let Some(text) = sys.read_text("/usr/sbin/ufw")? {
+        for line in text.lines().take(80) {
+            if let Some(v) = line.trim().strip_prefix("version = ") {
+                return Ok(Some(v.trim_matches(['"', '\'']).to_string()));
+            }
+        }
+    }
+    // The Python package's metadata directory names the version too.
+    for dir in ["/usr/lib/python3/dist-packages", "/usr/lib/python3/site-packages"] {
+        if let Ok(rd) = std::fs::read_dir(sys.path(dir)) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if let Some(v) =
+                    n.strip_prefix("ufw-").and_then(|r| r.strip_suffix(".egg-info").or(r.strip_suffix(".dist-info")))
+                {
+                    return Ok(Some(v.to_string()));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn root_path(sys: &System, p: &str) -> String {
@@ -66,7 +97,9 @@ fn kernel_has_recent(sys: &System) -> bool {
 pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
     let services = Services::parse(&sys.read_text("/etc/services")?.unwrap_or_default());
     let conf_text = sys.read_text(UFW_CONF)?;
-    let installed = conf_text.is_some();
+    // On the running machine ufw is installed when its program is there too
+    // (`apt remove` leaves the configuration behind).
+    let installed = conf_text.is_some() && (!sys.is_live() || sys.exists("/usr/sbin/ufw"));
     let conf = SettingsFile::parse(&conf_text.unwrap_or_default());
     let defaults = SettingsFile::parse(&sys.read_text(DEFAULTS)?.unwrap_or_default());
     let v4_text = sys.read_text(USER_RULES)?.unwrap_or_default();
@@ -74,6 +107,13 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
     let parse = |text: &str, v6: bool, path: &str| -> Result<RulesFile, ObserveError> {
         if text.is_empty() && !installed {
             return Ok(RulesFile::default());
+        }
+        if text.is_empty() && !sys.exists(path) {
+            return Err(ObserveError::Rules {
+                path: root_path(sys, path),
+                line: None,
+                source: rulesfile::RulesFileError::Missing,
+            });
         }
         rulesfile::parse(text, v6, &services).map_err(|source| ObserveError::Rules {
             path: root_path(sys, path),
@@ -83,8 +123,10 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
     };
     let v4 = parse(&v4_text, false, USER_RULES)?;
     let ipv6 = defaults.get("ipv6").as_deref() == Some("yes");
-    // ufw reads user6.rules only when IPv6 is on.
-    let v6 = if ipv6 { parse(&v6_text, true, USER6_RULES)? } else { RulesFile::default() };
+    // ufw reads user6.rules only when IPv6 is on; otherwise its rules are
+    // dormant, but planning a switch to IPv6 needs them.
+    let v6 =
+        if ipv6 { parse(&v6_text, true, USER6_RULES)? } else { parse(&v6_text, true, USER6_RULES).unwrap_or_default() };
     let policy = |key: &str| -> Result<Option<Policy>, ObserveError> {
         match defaults.get(key) {
             None => Ok(None),
@@ -109,7 +151,9 @@ pub fn observe(sys: &System) -> Result<Observed, ObserveError> {
         // A file ufw never wrote says nothing about the kernel: assume xt_recent.
         (v4.declares_limit || !v4.written_by_ufw, ipv6 && (v6.declares_limit || !v6.written_by_ufw))
     };
+    let version = ufw_version(sys)?;
     Ok(Observed {
+        version,
         installed,
         enabled: conf.get("enabled").as_deref() == Some("yes"),
         loglevel: conf.get("loglevel").and_then(|l| LogLevel::parse(&l)),

@@ -1,13 +1,12 @@
 //! Plan the firewall: desired rules and settings against what is observed.
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 use super::desired::{desired_rule, Desired};
 use super::merge::{merge, Merged};
 use super::observe::{self, Observed, DEFAULTS, UFW_CONF, USER6_RULES, USER_RULES};
 use super::rule::Rule;
 use super::rulesfile::{self, WriteContext};
-use super::{lockout, LogLevel, Policy};
+use super::{kernel, lockout, LogLevel, Policy};
 use crate::plan::{Actions, Change, ChangeKind, FileWrite, Finding, ResourcePlan, View};
 use crate::profile::{FirewallSpec, PolicyWord, ProfileError};
 use crate::system::{sha256_hex, System};
@@ -24,6 +23,15 @@ pub enum LoadStep {
     Policies,
     /// `iptables-restore -n` of user.rules (and user6.rules).
     RestoreRules,
+    /// `ufw reload`: only for switching IPv6 on or off, which sets up or
+    /// tears down all of ufw's ip6tables chains, or when ufw's chains are
+    /// missing from the kernel or unhooked.
+    Reload,
+    /// `iptables-restore -n` of before.rules and after.rules plus ufw's hooks.
+    RestoreBeforeAfter,
+    /// Fix the built-in chains: delete `kernel_deletes` rules that accept
+    /// traffic before ufw, and insert ufw's missing jumps.
+    DeleteExtra,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +47,15 @@ pub struct FirewallActions {
     pub lockout: Option<String>,
     /// Why apply cannot run at all (e.g. ufw not installed).
     pub blocked: Option<String>,
+    /// Install ufw with apt-get first, then plan again.
+    #[serde(default)]
+    pub install: bool,
+    /// A ufw version whose file format is not verified: apply needs --force.
+    #[serde(default)]
+    pub unverified_version: Option<String>,
+    /// Kernel rules to delete: (IPv6, iptables-save line).
+    #[serde(default)]
+    pub kernel_deletes: Vec<(bool, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +79,22 @@ fn word(p: PolicyWord) -> Policy {
 }
 
 /// `ufw show added`-style list: IPv4 rules, then IPv6 rules not already shown.
+/// A rule of one family whose addresses do not say so is marked, since
+/// the same `ufw` command would add it to both.
 pub fn rules_view(v4: &[Rule], v6: &[Rule]) -> String {
+    let twins6: std::collections::HashSet<String> = v6.iter().map(|r| r.tuple_line()).collect();
+    let twins4: std::collections::HashSet<String> = v4.iter().map(|r| r.with_family(true).tuple_line()).collect();
     let mut seen = std::collections::HashSet::new();
     let mut out = String::new();
     for r in v4.iter().chain(v6) {
-        let c = format!("ufw {}", r.command());
+        let mut c = format!("ufw {}", r.command());
+        let anywhere = crate::ufw::addr::is_anywhere(&r.src) && crate::ufw::addr::is_anywhere(&r.dst);
+        let twin =
+            if r.v6 { twins4.contains(&r.tuple_line()) } else { twins6.contains(&r.with_family(true).tuple_line()) };
+        let v4_only_proto = r.protocol == "ipv6" || r.protocol == "igmp";
+        if anywhere && !twin && !v4_only_proto {
+            c.push_str(if r.v6 { "   # IPv6 only" } else { "   # IPv4 only" });
+        }
         if seen.insert(c.clone()) {
             out.push_str(&c);
             out.push('\n');
@@ -82,7 +110,7 @@ fn desired_all(
 ) -> Result<(Vec<Rule>, Vec<Rule>), ProfileError> {
     let mut v4: Vec<Rule> = Vec::new();
     let mut v6: Vec<Rule> = Vec::new();
-    let mut owner: HashMap<String, usize> = HashMap::new();
+    let mut cand: Vec<(Rule, usize)> = Vec::new();
     for (i, r) in spec.rules.iter().enumerate() {
         let Desired { rules, unresolved_app, .. } = desired_rule(o, i, r)?;
         let rules = if unresolved_app {
@@ -109,28 +137,49 @@ fn desired_all(
         } else {
             rules
         };
-        for rule in rules {
-            let k = rule.key_string();
-            let list = if rule.v6 { &mut v6 } else { &mut v4 };
-            if let Some(&j) = owner.get(&k) {
-                let other = list.iter().find(|x| x.key_string() == k).cloned();
-                if other.as_ref() == Some(&rule) {
-                    if j != i {
-                        warnings.push(format!("{}: duplicate of the rule at {}; ignored", r.at, spec.rules[j].at));
+        cand.extend(rules.into_iter().map(|rule| (rule, i)));
+    }
+    // Two profile rules that ufw would treat as one: exact repeats are
+    // dropped with a warning, others are an error.
+    let mut keep = vec![false; cand.len()];
+    {
+        let mut owner: rustc_hash::FxHashMap<super::rule::MatchKey<'_>, usize> = Default::default();
+        for (ci, (rule, i)) in cand.iter().enumerate() {
+            match owner.get(&rule.key()) {
+                Some(&cj) => {
+                    let (other, j) = &cand[cj];
+                    if other == rule {
+                        if j != i {
+                            warnings.push(format!(
+                                "{}: duplicate of the rule at {}; ignored",
+                                spec.rules[*i].at, spec.rules[*j].at
+                            ));
+                        }
+                        continue;
                     }
-                    continue;
+                    return Err(ProfileError {
+                        at: spec.rules[*i].at.clone(),
+                        message: format!(
+                            "this rule and the one at {} are the same rule to ufw (`ufw {}`), differing only in action, log or comment; ufw keeps one, so keep one",
+                            spec.rules[*j].at,
+                            rule.command()
+                        ),
+                    });
                 }
-                return Err(ProfileError {
-                    at: r.at.clone(),
-                    message: format!(
-                        "this rule and the one at {} are the same rule to ufw (`ufw {}`), differing only in action, log or comment; ufw keeps one, so keep one",
-                        spec.rules[j].at,
-                        rule.command()
-                    ),
-                });
+                None => {
+                    owner.insert(rule.key(), ci);
+                    keep[ci] = true;
+                }
             }
-            owner.insert(k, i);
-            list.push(rule);
+        }
+    }
+    for ((rule, _), k) in cand.into_iter().zip(keep) {
+        if k {
+            if rule.v6 {
+                v6.push(rule)
+            } else {
+                v4.push(rule)
+            }
         }
     }
     Ok((v4, v6))
@@ -199,7 +248,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let mut findings = Vec::new();
     let mut warnings = Vec::new();
     let mut views = Vec::new();
-    let empty = |blocked: Option<String>| FirewallActions {
+    let empty = |blocked: Option<String>, install: bool| FirewallActions {
         writes: vec![],
         load: vec![],
         input: Policy::Deny,
@@ -208,25 +257,79 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         ipv6: o.ipv6,
         lockout: None,
         blocked,
+        install,
+        unverified_version: None,
+        kernel_deletes: vec![],
     };
     if !o.installed {
-        findings.push(Finding {
-            id: "firewall.not_installed".into(),
-            message: format!("ufw is not installed: {} does not exist", sys.path(UFW_CONF).display()),
-            location: None,
-            remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
-        });
+        let can_install = spec.install.unwrap_or(true) && sys.is_live() && sys.has_program("apt-get");
+        if can_install {
+            changes.push(Change {
+                kind: ChangeKind::Add,
+                item: "firewall.install".into(),
+                summary: "install ufw (apt-get install -y ufw), then plan the rest".into(),
+                expected: Some("installed".into()),
+                actual: Some("not installed".into()),
+            });
+        } else {
+            let why = if !spec.install.unwrap_or(true) {
+                "`install = false` in the profile"
+            } else if !sys.is_live() {
+                "harden never installs packages under a --root other than /"
+            } else {
+                "no apt-get on this system"
+            };
+            findings.push(Finding {
+                id: "firewall.not_installed".into(),
+                message: format!("ufw is not installed: {} does not exist ({why})", sys.path(UFW_CONF).display()),
+                location: None,
+                remedy: Some("install it (apt-get install ufw), then run harden apply again".into()),
+            });
+        }
+        let blocked = (!can_install)
+            .then(|| "ufw is not installed; install it with `apt-get install ufw` and run apply again".to_string());
         return Ok(ResourcePlan {
             resource: "firewall".into(),
             changes,
             findings,
             warnings,
             views,
-            actions: Actions::Firewall(empty(Some(
-                "ufw is not installed; install it with `apt-get install ufw` and run apply again".into(),
-            ))),
+            actions: Actions::Firewall(empty(blocked, can_install)),
         });
     }
+    let unverified_version = match &o.version {
+        Some(v) if !observe::VERIFIED_VERSIONS.contains(&v.as_str()) => {
+            warnings.push(format!(
+                "ufw {} is installed; harden writes only the formats of ufw {}: apply needs --force",
+                if v.is_empty() { "(no version)" } else { v },
+                observe::VERIFIED_VERSIONS.join(" and ")
+            ));
+            Some(v.clone())
+        }
+        Some(_) => None,
+        None if sys.is_live() => Some("unknown".into()),
+        None => {
+            warnings.push(format!(
+                "ufw version unknown under {} (no /usr/sbin/ufw): files are written in ufw 0.36.2's format",
+                sys.root().display()
+            ));
+            None
+        }
+    };
+    if o.version.as_deref() == Some("0.36.1")
+        && spec.rules.iter().any(|r| r.proto.as_ref().is_some_and(|p| p.value == "vrrp"))
+    {
+        return Err(PlanError::Other("ufw 0.36.1 does not support proto vrrp (added in 0.36.2)".into()));
+    }
+    // IPv6: with IPV6=no, ufw keeps no IPv6 rules; switching it off is shown
+    // as the removal of every IPv6 rule, never a silent loss.
+    let ipv6 = spec.ipv6.unwrap_or(o.ipv6);
+    let mut od = o.clone();
+    od.ipv6 = ipv6;
+    // A user6.rules written with IPV6=no lacks the limit chains; the kernel
+    // supports them for both families alike, so IPv4's file tells.
+    od.limit6 = ipv6 && if sys.is_live() { o.limit4 } else { o.v6.declares_limit || !o.v6.written_by_ufw || o.limit4 };
+    let o_for_desired = od;
 
     // Settings.
     let enabled = spec.enabled.unwrap_or(o.enabled);
@@ -240,14 +343,19 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let forward = pol(&spec.defaults.routed, o.forward, Policy::Deny);
 
     // Rules.
-    let (d4, d6) = desired_all(&o, spec, &mut warnings)?;
+    let (d4, d6) = desired_all(&o_for_desired, spec, &mut warnings)?;
     let keep = globset_of(&spec.keep)?;
     let keep_fn = |r: &Rule| {
         let c = r.comment_text();
         !c.is_empty() && keep.is_match(&c)
     };
     let m4 = merge(&o.v4.rules, &d4, spec.purge, &keep_fn);
-    let m6 = merge(&o.v6.rules, &d6, spec.purge, &keep_fn);
+    let m6 = if ipv6 {
+        // Dormant rules (IPV6 was no) come back; purge decides as usual.
+        merge(&o.v6.rules, &d6, spec.purge, &keep_fn)
+    } else {
+        merge(&o.v6.rules, &[], o.ipv6, &|_| false)
+    };
     rule_changes(&m4, &m6, &mut changes);
 
     if m4.rules != o.v4.rules || m6.rules != o.v6.rules {
@@ -283,6 +391,21 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         });
         conf.set("LOGLEVEL", loglevel.as_str());
     }
+    if ipv6 != o.ipv6 {
+        let removed = m6.removed.len();
+        changes.push(Change {
+            kind: ChangeKind::Change,
+            item: "firewall.ipv6".into(),
+            summary: if ipv6 {
+                "IPV6=yes in /etc/default/ufw (ufw loads user6.rules again)".into()
+            } else {
+                format!("IPV6=no in /etc/default/ufw: ufw keeps no IPv6 rules, so the {removed} IPv6 rule(s) above are removed")
+            },
+            expected: Some(if ipv6 { "yes" } else { "no" }.into()),
+            actual: Some(if o.ipv6 { "yes" } else { "no" }.into()),
+        });
+        defaults.set("IPV6", if ipv6 { "yes" } else { "no" });
+    }
     let mut policy_changed = false;
     for (key, dir, want, cur, managed) in [
         ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
@@ -290,12 +413,16 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
-        let exact = raw.as_deref() == Some(want.file_value());
-        if Some(want) != cur || (managed && !exact) {
+        // ufw-init (shell) compares the uppercase word; quotes are optional.
+        let exact = raw.as_deref().is_some_and(|r| r.trim_matches('"') == want.target());
+        // A value ufw-init (shell) cannot use is rewritten even when the
+        // profile does not name it: the firewall would not start as written.
+        let _ = managed;
+        if Some(want) != cur || !exact {
             let actual = raw.clone().unwrap_or_else(|| "unset".into());
             let summary = if Some(want) == cur {
                 format!(
-                    "ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init reads it as shell and ignores it)",
+                    "ufw default {} {dir} (rewrite {key}={actual} as {}: ufw-init, a shell script, only understands the uppercase word, so the kernel keeps ACCEPT)",
                     want.as_str(),
                     want.file_value()
                 )
@@ -315,9 +442,16 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
 
     // Files.
-    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6: o.ipv6 };
+    let ctx = |limit: bool| WriteContext { loglevel, input, output, forward, limit, ipv6 };
     let new4 = rulesfile::write(&m4.rules, false, &ctx(o.limit4));
-    let new6 = if o.ipv6 { rulesfile::write(&m6.rules, true, &ctx(o.limit6)) } else { o.v6_text.clone() };
+    let new6 = if ipv6 {
+        rulesfile::write(&m6.rules, true, &ctx(o_for_desired.limit6))
+    } else if o.ipv6 {
+        // What ufw writes with IPV6=no: no rules, no logging, no limit chains.
+        rulesfile::write(&[], true, &ctx(false))
+    } else {
+        o.v6_text.clone()
+    };
     // A file whose generated lines disagree with its tuples is drift of its own.
     let octx = |limit: bool| WriteContext {
         loglevel: o.loglevel.unwrap_or(LogLevel::Low),
@@ -360,6 +494,37 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         }
     }
 
+    // The live kernel must carry what the current files say; changes to the
+    // files are loaded anyway.
+    let mut repairs: Vec<kernel::Repair> = Vec::new();
+    let mut kernel_deletes: Vec<(bool, String)> = Vec::new();
+    if enabled && o.enabled && ipv6 == o.ipv6 && sys.is_live() {
+        let cur =
+            (o.input.unwrap_or(Policy::Deny), o.output.unwrap_or(Policy::Allow), o.forward.unwrap_or(Policy::Deny));
+        for (v6, user, alt) in [(false, &o.v4_text, &new4), (true, &o.v6_text, &new6)] {
+            if v6 && !ipv6 {
+                continue;
+            }
+            let t = if v6 { "6" } else { "" };
+            let before = sys.read_text(&format!("/etc/ufw/before{t}.rules"))?.unwrap_or_default();
+            let after = sys.read_text(&format!("/etc/ufw/after{t}.rules"))?.unwrap_or_default();
+            let files = kernel::Files { before: &before, after: &after, user };
+            for d in kernel::compare(sys, v6, &files, alt, cur).unwrap_or_default() {
+                repairs.push(d.repair);
+                if let Some(l) = &d.line {
+                    kernel_deletes.push((d.v6, l.clone()));
+                }
+                changes.push(Change {
+                    kind: ChangeKind::Change,
+                    item: "firewall.kernel".into(),
+                    summary: format!("load the files into the kernel: {}", d.what),
+                    expected: Some("the kernel carries what ufw's files load".into()),
+                    actual: Some(d.what.clone()),
+                });
+            }
+        }
+    }
+
     let mut writes = Vec::new();
     let mut files_changed = false;
     for (path, old, new, mode) in [
@@ -393,11 +558,23 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             load.push(LoadStep::Enable);
         } else if !enabled && o.enabled {
             load.push(LoadStep::Disable);
+        } else if enabled && ipv6 != o.ipv6 {
+            load.push(LoadStep::Reload);
+        } else if enabled && repairs.contains(&kernel::Repair::Reload) {
+            // ufw's chains are missing or unhooked: only ufw's own start
+            // rebuilds them (a reload: stop, then start).
+            load.push(LoadStep::Reload);
         } else if enabled {
-            if policy_changed {
+            if repairs.contains(&kernel::Repair::DeleteExtra) || repairs.contains(&kernel::Repair::Hooks) {
+                load.push(LoadStep::DeleteExtra);
+            }
+            if repairs.contains(&kernel::Repair::BeforeAfter) {
+                load.push(LoadStep::RestoreBeforeAfter);
+            }
+            if policy_changed || repairs.contains(&kernel::Repair::Policies) {
                 load.push(LoadStep::Policies);
             }
-            if files_changed || policy_changed {
+            if files_changed || policy_changed || !repairs.is_empty() {
                 load.push(LoadStep::RestoreRules);
             }
         }
@@ -413,6 +590,8 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         warnings.push("docker is present: ports it publishes bypass ufw (NAT and FORWARD)".into());
     }
 
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(ResourcePlan {
         resource: "firewall".into(),
         changes,
@@ -425,9 +604,12 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
             input,
             output,
             forward,
-            ipv6: o.ipv6,
+            ipv6,
             lockout: lock,
             blocked: None,
+            install: false,
+            unverified_version,
+            kernel_deletes,
         }),
     })
 }

@@ -7,6 +7,9 @@ use std::sync::LazyLock;
 
 use super::ports;
 
+/// Short strings stored inline: rules are cloned a lot while planning.
+pub type Str = compact_str::CompactString;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -42,20 +45,20 @@ impl Action {
 pub struct Rule {
     pub action: Action,
     /// "", "log" or "log-all".
-    pub logtype: String,
+    pub logtype: Str,
     pub forward: bool,
-    pub protocol: String,
-    pub dport: String,
-    pub dst: String,
-    pub sport: String,
-    pub src: String,
-    pub dapp: String,
-    pub sapp: String,
+    pub protocol: Str,
+    pub dport: Str,
+    pub dst: Str,
+    pub sport: Str,
+    pub src: Str,
+    pub dapp: Str,
+    pub sapp: Str,
     /// "in" or "out".
-    pub direction: String,
-    pub iface_in: String,
-    pub iface_out: String,
-    pub comment: String,
+    pub direction: Str,
+    pub iface_in: Str,
+    pub iface_out: Str,
+    pub comment: Str,
     pub v6: bool,
 }
 
@@ -82,12 +85,24 @@ pub fn hex_encode(s: &str) -> String {
 }
 
 /// Decode a tuple comment; None when it is not valid hex of UTF-8 text.
+/// Decode a tuple comment as ufw does: an odd last digit is dropped and
+/// bytes that are not UTF-8 are shown escaped. None only for non-hex
+/// characters, which make ufw itself crash.
 pub fn hex_decode(h: &str) -> Option<String> {
-    if h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let bytes: Vec<u8> = (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or(0)).collect();
-    String::from_utf8(bytes).ok()
+    let even = &h[..h.len() - h.len() % 2];
+    let bytes: Vec<u8> =
+        (0..even.len()).step_by(2).map(|i| u8::from_str_radix(&even[i..i + 2], 16).unwrap_or(0)).collect();
+    Some(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => e
+            .into_bytes()
+            .iter()
+            .map(|b| if b.is_ascii() { (*b as char).to_string() } else { format!("\\x{b:02x}") })
+            .collect(),
+    })
 }
 
 fn any_for(v6: bool) -> &'static str {
@@ -116,26 +131,6 @@ impl Rule {
         }
     }
 
-    /// The match key as one owned string, for maps that outlive the rule.
-    pub fn key_string(&self) -> String {
-        let k = self.key();
-        format!(
-            "{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}",
-            k.dport,
-            k.sport,
-            k.protocol,
-            k.src,
-            k.dst,
-            k.v6,
-            k.dapp,
-            k.sapp,
-            k.iface_in,
-            k.iface_out,
-            k.direction,
-            k.forward
-        )
-    }
-
     pub fn multi(&self) -> bool {
         ports::is_multi(&self.dport) || ports::is_multi(&self.sport)
     }
@@ -154,7 +149,7 @@ impl Rule {
         r.v6 = v6;
         for a in [&mut r.src, &mut r.dst] {
             if super::addr::is_anywhere(a) || a == "any" {
-                *a = any_for(v6).to_string();
+                *a = any_for(v6).to_string().into();
             }
         }
         r
@@ -175,7 +170,7 @@ impl Rule {
 
     fn iface_field(&self) -> String {
         match (self.iface_in.is_empty(), self.iface_out.is_empty()) {
-            (true, true) => self.direction.clone(),
+            (true, true) => self.direction.to_string(),
             (false, false) => format!("in_{}!out_{}", self.iface_in, self.iface_out),
             (false, true) => format!("{}_{}", self.direction, self.iface_in),
             (true, false) => format!("{}_{}", self.direction, self.iface_out),
@@ -460,19 +455,19 @@ mod tests {
     fn rule(action: Action, proto: &str, dport: &str) -> Rule {
         Rule {
             action,
-            logtype: String::new(),
+            logtype: Str::default(),
             forward: false,
             protocol: proto.into(),
             dport: dport.into(),
             dst: "0.0.0.0/0".into(),
             sport: "any".into(),
             src: "0.0.0.0/0".into(),
-            dapp: String::new(),
-            sapp: String::new(),
+            dapp: Str::default(),
+            sapp: Str::default(),
             direction: "in".into(),
-            iface_in: String::new(),
-            iface_out: String::new(),
-            comment: String::new(),
+            iface_in: Str::default(),
+            iface_out: Str::default(),
+            comment: Str::default(),
             v6: false,
         }
     }
@@ -527,7 +522,7 @@ mod tests {
     #[test]
     fn commands_like_show_added() {
         let mut r = rule(Action::Allow, "tcp", "22");
-        r.comment = hex_encode("ssh");
+        r.comment = hex_encode("ssh").into();
         assert_eq!(r.command(), "allow 22/tcp comment 'ssh'");
         let mut r = rule(Action::Allow, "any", "any");
         r.src = "10.0.0.0/8".into();
@@ -545,6 +540,7 @@ mod tests {
         let h = hex_encode("café ☕");
         assert_eq!(hex_decode(&h).unwrap(), "café ☕");
         assert!(hex_decode("zz").is_none());
-        assert!(hex_decode("616").is_none());
+        assert_eq!(hex_decode("616").unwrap(), "a", "odd length: ufw drops the last digit");
+        assert_eq!(hex_decode("ff41").unwrap(), "\\xffA", "not UTF-8: escaped as ufw shows it");
     }
 }

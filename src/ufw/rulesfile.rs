@@ -17,13 +17,15 @@ pub enum RulesFileError {
     Comment { line: usize, hex: String },
     #[error("the file is truncated or not a ufw rules file ({0}); restore it from a backup or from /usr/share/ufw/iptables/")]
     Structure(String),
+    #[error("the file does not exist; restore it from /usr/share/ufw/iptables/ or reinstall ufw")]
+    Missing,
 }
 
 impl RulesFileError {
     pub fn line(&self) -> Option<usize> {
         match self {
             RulesFileError::Tuple { line, .. } | RulesFileError::Comment { line, .. } => Some(*line),
-            RulesFileError::Structure(_) => None,
+            RulesFileError::Structure(_) | RulesFileError::Missing => None,
         }
     }
 }
@@ -134,6 +136,10 @@ fn parse_tuple(line_no: usize, orig: &str, v6: bool, services: &Services) -> Res
     let dport = ports::resolve(f[2], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
     let sport = ports::resolve(f[4], services).map_err(|e| tuple_err(line_no, &e.to_string(), orig))?;
     let fix = |a: &str| -> Result<String, RulesFileError> {
+        let any = if v6 { "::/0" } else { "0.0.0.0/0" };
+        if a == "any" || a == "0.0.0.0/0" || a == "::/0" {
+            return Ok(any.to_string());
+        }
         let a = a.to_lowercase();
         if a != "any" && addr::family_of(&a).is_none() {
             return Err(tuple_err(line_no, "bad address", orig));
@@ -162,19 +168,19 @@ fn parse_tuple(line_no: usize, orig: &str, v6: bool, services: &Services) -> Res
     }
     Ok(Rule {
         action,
-        logtype,
+        logtype: logtype.into(),
         forward,
-        protocol: protocol.to_string(),
-        dport,
-        dst,
-        sport,
-        src,
-        dapp,
-        sapp,
-        direction,
-        iface_in,
-        iface_out,
-        comment,
+        protocol: protocol.to_string().into(),
+        dport: dport.into(),
+        dst: dst.into(),
+        sport: sport.into(),
+        src: src.into(),
+        dapp: dapp.into(),
+        sapp: sapp.into(),
+        direction: direction.into(),
+        iface_in: iface_in.into(),
+        iface_out: iface_out.into(),
+        comment: comment.into(),
         v6,
     })
 }
@@ -185,10 +191,11 @@ pub fn normalize(rule: &mut Rule) -> Result<(), String> {
     let fam = if rule.v6 { Family::V6 } else { Family::V4 };
     for a in [&mut rule.src, &mut rule.dst] {
         *a = addr::normalize(a, fam)
-            .ok_or_else(|| format!("address '{a}' is not an IPv{} address", if rule.v6 { 6 } else { 4 }))?;
+            .ok_or_else(|| format!("address '{a}' is not an IPv{} address", if rule.v6 { 6 } else { 4 }))?
+            .into();
     }
-    rule.dport = ports::sort_ports(&rule.dport);
-    rule.sport = ports::sort_ports(&rule.sport);
+    rule.dport = ports::sort_ports(&rule.dport).into();
+    rule.sport = ports::sort_ports(&rule.sport).into();
     Ok(())
 }
 

@@ -64,38 +64,38 @@ fn rule_table(r: &Rule, v4: bool, v6: bool) -> Table {
         t.insert("direction".into(), Value::String("out".into()));
     }
     if !r.dapp.is_empty() {
-        t.insert("app".into(), Value::String(r.dapp.clone()));
+        t.insert("app".into(), Value::String(r.dapp.to_string()));
     } else if r.dport != "any" {
         t.insert("port".into(), port_value(&r.dport));
     }
     if !r.is_app() && r.protocol != "any" {
-        t.insert("proto".into(), Value::String(r.protocol.clone()));
+        t.insert("proto".into(), Value::String(r.protocol.to_string()));
     }
     let anywhere = |a: &str| a == "0.0.0.0/0" || a == "::/0";
     if !anywhere(&r.src) {
-        t.insert("from".into(), Value::String(r.src.clone()));
+        t.insert("from".into(), Value::String(r.src.to_string()));
     } else if anywhere(&r.dst) && !(v4 && v6) && r.protocol != "ipv6" && r.protocol != "igmp" {
         // One family only: ufw's way to say so is an explicit "anywhere" of that family.
         t.insert("from".into(), Value::String(if v6 { "::/0" } else { "0.0.0.0/0" }.into()));
     }
     if !r.sapp.is_empty() {
-        t.insert("from_app".into(), Value::String(r.sapp.clone()));
+        t.insert("from_app".into(), Value::String(r.sapp.to_string()));
     } else if r.sport != "any" {
         t.insert("from_port".into(), port_value(&r.sport));
     }
     if !anywhere(&r.dst) {
-        t.insert("to".into(), Value::String(r.dst.clone()));
+        t.insert("to".into(), Value::String(r.dst.to_string()));
     }
     if r.forward {
         if !r.iface_in.is_empty() {
-            t.insert("interface".into(), Value::String(r.iface_in.clone()));
+            t.insert("interface".into(), Value::String(r.iface_in.to_string()));
         }
         if !r.iface_out.is_empty() {
-            t.insert("out_interface".into(), Value::String(r.iface_out.clone()));
+            t.insert("out_interface".into(), Value::String(r.iface_out.to_string()));
         }
     } else if !r.iface_in.is_empty() || !r.iface_out.is_empty() {
         let i = if r.iface_in.is_empty() { &r.iface_out } else { &r.iface_in };
-        t.insert("interface".into(), Value::String(i.clone()));
+        t.insert("interface".into(), Value::String(i.to_string()));
     }
     match r.logtype.as_str() {
         "log" => {
@@ -127,7 +127,12 @@ pub fn firewall_table(o: &Observed) -> Table {
         }
     }
     fw.insert("defaults".into(), Value::Table(d));
-    let merged = merge_families(&o.v4.rules, &o.v6.rules);
+    // fail2ban's bans come and go: keep them rather than pin them.
+    let f2b = |r: &Rule| r.comment_text().starts_with("by Fail2Ban");
+    fw.insert("keep".into(), Value::Array(vec![Value::String("by Fail2Ban*".into())]));
+    let v4: Vec<Rule> = o.v4.rules.iter().filter(|r| !f2b(r)).cloned().collect();
+    let v6: Vec<Rule> = o.v6.rules.iter().filter(|r| !f2b(r)).cloned().collect();
+    let merged = merge_families(&v4, &v6);
     let mut rules = Vec::new();
     let mut prev: Option<&(Rule, bool, bool)> = None;
     for item in &merged {

@@ -138,7 +138,7 @@ impl Ns {
         let d = self.path().display().to_string();
         let wrapper = format!(
             "set -e; mount --bind {d}/ufw /etc/ufw; mount --bind {d}/default /etc/default; mount --bind {d}/backups /var/backups; \
-             mount -t tmpfs tmpfs /run; ip link set lo up; set +e; export LC_ALL=C NO_COLOR=1 H={h} W={d}/work P={p}; unset SSH_CONNECTION\n{script}",
+             mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /var/log; ip link set lo up; set +e; export LC_ALL=C NO_COLOR=1 H={h} W={d}/work P={p}; unset SSH_CONNECTION\n{script}",
             h = harden_bin(),
             p = project().display()
         );
