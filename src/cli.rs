@@ -459,6 +459,7 @@ fn dispatch(
         }
         Cmd::Show { format } => {
             let t = engine::show(sys)?;
+            let caddy = engine::show_caddy(sys)?;
             match format {
                 ShowFormat::Toml => {
                     let host = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
@@ -467,8 +468,17 @@ fn dispatch(
                         cli.root.display(),
                         toml::to_string(&t)?
                     ));
+                    if let Some(c) = &caddy {
+                        print(&c.toml);
+                    }
                 }
-                ShowFormat::Json => print(&format!("{}\n", serde_json::to_string_pretty(&t)?)),
+                ShowFormat::Json => {
+                    let mut v = serde_json::to_value(&t)?;
+                    if let (Some(c), Some(obj)) = (caddy, v.as_object_mut()) {
+                        obj.insert("caddy".into(), c.json);
+                    }
+                    print(&format!("{}\n", serde_json::to_string_pretty(&v)?))
+                }
             }
             Ok(0)
         }

@@ -5,6 +5,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
 use crate::backup;
+use crate::caddy;
 use crate::plan::{Actions, Plan, ResourcePlan, SCHEMA_VERSION};
 use crate::profile::Profile;
 use crate::system::System;
@@ -14,6 +15,9 @@ pub fn plan(sys: &System, profile: &Profile) -> Result<Plan> {
     let mut resources: Vec<ResourcePlan> = Vec::new();
     if let Some(fw) = &profile.firewall {
         resources.push(ufw::plan(sys, fw).map_err(|e| anyhow!("{e}"))?);
+    }
+    if let Some(c) = &profile.caddy {
+        resources.push(caddy::plan::plan(sys, c).map_err(|e| anyhow!("{e}"))?);
     }
     if let Some(b) = &profile.backup {
         resources.push(backup::plan::plan(sys, b).map_err(|e| anyhow!("{e}"))?);
@@ -157,6 +161,11 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
     }
     // Refusals are checked for every resource before anything is written.
     for r in &plan.resources {
+        if let (Actions::Caddy(a), false) = (&r.actions, r.changes.is_empty()) {
+            if let Some(b) = &a.blocked {
+                bail!("{}: {b}. Nothing was changed.", r.resource);
+            }
+        }
         if let Actions::Firewall(a) = &r.actions {
             if !r.changes.is_empty() {
                 if let Some(b) = &a.blocked {
@@ -220,6 +229,23 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
                     return Ok(Attempt::Done(report));
                 }
             },
+            Actions::Caddy(a) => match caddy::apply::apply(sys, a, &stamp) {
+                Ok(done) => {
+                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                    rr.applied = r.changes.clone();
+                    rr.backup = done.backup;
+                    rr.notes = done.notes;
+                }
+                Err(caddy::apply::ApplyError::Stale { path, .. }) => {
+                    return Ok(Attempt::Stale(format!("{path} changed since the plan was made")));
+                }
+                Err(e) => {
+                    rr.failed = Some(e.to_string());
+                    rr.applied = r.changes.clone();
+                    report.resources.push(rr);
+                    return Ok(Attempt::Done(report));
+                }
+            },
             Actions::None => {}
         }
         report.resources.push(rr);
@@ -240,4 +266,17 @@ pub fn show(sys: &System) -> Result<toml::Table> {
         t.insert("backup".into(), toml::Value::Table(b));
     }
     Ok(t)
+}
+
+/// The observed Caddy sites (None when there is no Caddyfile at the default path).
+/// A Caddyfile harden cannot read is reported in the output, not fatal: the other resources
+/// are still shown.
+pub fn show_caddy(sys: &System) -> Result<Option<caddy::show::Shown>> {
+    Ok(match caddy::show::show(sys) {
+        Ok(shown) => shown,
+        Err(e) => Some(caddy::show::Shown {
+            toml: format!("\n# [caddy] not shown: {e}\n"),
+            json: serde_json::json!({ "error": e.to_string() }),
+        }),
+    })
 }

@@ -73,6 +73,7 @@ pub struct ResourcePlan {
 pub enum Actions {
     None,
     Firewall(crate::ufw::FirewallActions),
+    Caddy(crate::caddy::plan::CaddyActions),
     Backup(crate::backup::plan::BackupActions),
 }
 
@@ -98,6 +99,7 @@ impl Plan {
     pub fn blocked(&self) -> Option<String> {
         self.resources.iter().find_map(|r| match &r.actions {
             Actions::Firewall(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
+            Actions::Caddy(a) => a.blocked.as_ref().map(|b| format!("{}: {b}", r.resource)),
             Actions::Backup(_) | Actions::None => None,
         })
     }

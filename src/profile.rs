@@ -39,6 +39,7 @@ struct RawProfile {
     extends: Option<Vec<Spanned<String>>>,
     host: Option<RawHost>,
     firewall: Option<RawFirewall>,
+    caddy: Option<crate::caddy::spec::RawCaddy>,
     backup: Option<RawBackup>,
 }
 
@@ -200,6 +201,8 @@ pub struct Profile {
     pub files: Vec<PathBuf>,
     pub host: Host,
     pub firewall: Option<FirewallSpec>,
+    /// None: the profile leaves Caddy alone.
+    pub caddy: Option<crate::caddy::spec::CaddySpec>,
     pub backup: Option<BackupSpec>,
 }
 
@@ -281,6 +284,7 @@ struct Layer {
     keep: Option<Vec<String>>,
     defaults: Defaults,
     rules: Vec<(RuleSpec, bool)>,
+    caddy: Option<crate::caddy::spec::CaddyLayer>,
     backup: Option<(Option<bool>, BackupSpec)>,
 }
 
@@ -411,6 +415,7 @@ fn load_layers(path: &Path, stack: &mut Vec<PathBuf>, out: &mut Vec<(PathBuf, La
     }
     stack.pop();
     let mut layer = Layer { host: raw.host.unwrap_or_default(), ..Default::default() };
+    layer.caddy = raw.caddy.map(|c| c.layer(&|span| ctx.loc(span))).transpose()?;
     if let Some(fw) = raw.firewall {
         layer.has_firewall = true;
         layer.enabled = fw.enabled;
@@ -468,12 +473,16 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
     load_layers(path, &mut Vec::new(), &mut layers)?;
     let mut host = Host::default();
     let mut fw: Option<FirewallSpec> = None;
+    let mut caddy: Option<crate::caddy::spec::CaddySpec> = None;
     let mut backup: Option<BackupSpec> = None;
     let mut files = Vec::new();
     for (file, l) in layers {
         files.push(file);
         host.name = l.host.name.or(host.name);
         host.tenant = l.host.tenant.or(host.tenant);
+        if let Some(c) = l.caddy {
+            caddy.get_or_insert_with(Default::default).merge(c);
+        }
         // [backup]: scalars override the base, arrays of tables concatenate.
         if let Some((require, b)) = l.backup {
             let m = backup.get_or_insert_with(BackupSpec::default);
@@ -516,7 +525,7 @@ pub fn load(path: &Path) -> Result<Profile, ProfileError> {
             }
         }
     }
-    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw, backup })
+    Ok(Profile { path: path.to_path_buf(), files, host, firewall: fw, caddy, backup })
 }
 
 #[cfg(test)]

@@ -292,6 +292,15 @@ impl System {
         Ok(())
     }
 
+    /// Remove a file; a file that is already gone is fine.
+    pub fn remove_file(&self, p: &str) -> Result<(), SysError> {
+        let path = self.path(p);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(SysError::Write { path, source: e }),
+            _ => Ok(()),
+        }
+    }
+
     /// Mode bits and owner of an in-root path without following a final symlink;
     /// Ok(None) when it does not exist.
     pub fn stat(&self, p: &str) -> Result<Option<(u32, u32, bool)>, SysError> {

@@ -260,26 +260,25 @@ struct ImportContext {
 impl Parser<'_, '_> {
     /// Replaces the import line at the cursor with the tokens it imports.
     pub(super) fn expand_import(&mut self, nesting: usize) -> Result<(), ParseError> {
-        let start = self.pos;
-        let import_tok = self.toks[start].clone();
-        self.pos += 1;
-        let same_line =
-            |p: &Self| p.peek().is_some_and(|t| !p.toks[p.pos - 1].next_is_on_new_line(t) && !t.is_open_brace());
+        // After the splice the parser reads the imported tokens as if they stood where the
+        // import line was, so the token before that line is the previous one again.
+        let before = self.prev.clone();
+        let Some(import_tok) = self.bump() else { return Ok(()) };
+        let same_line = |p: &Self| {
+            p.peek().is_some_and(|t| p.prev.as_ref().is_some_and(|q| !q.next_is_on_new_line(t)) && !t.is_open_brace())
+        };
         if !same_line(self) {
             return Err(syntax(&import_tok, "import needs a file path, glob or snippet name".to_string()));
         }
-        let pattern = self.toks[self.pos].text.clone();
-        self.pos += 1;
+        let pattern = self.bump().map(|t| t.text).unwrap_or_default();
         if pattern.is_empty() {
             return Err(syntax(&import_tok, "import requires a non-empty file path".to_string()));
         }
         let mut args = Vec::new();
         while same_line(self) {
-            args.push(self.toks[self.pos].text.clone());
-            self.pos += 1;
+            args.extend(self.bump().map(|t| t.text));
         }
         let block = self.import_block()?;
-        let end = self.pos;
         let ctx = ImportContext { blocks: block_mapping(&block), block, args };
 
         let Some(exp) = self.expander.as_deref_mut() else {
@@ -307,33 +306,32 @@ impl Parser<'_, '_> {
             exp.add_edge(&import_tok, &from, to)?;
         }
         let copies = exp.instantiate(imported, &ctx, nesting);
-        self.toks.splice(start..end, copies);
-        self.pos = start;
+        self.toks.extend(copies.into_iter().rev());
+        self.prev = before;
         Ok(())
     }
 
     /// The `{ ... }` after an import's arguments, if any, without its braces.
     fn import_block(&mut self) -> Result<Vec<Token>, ParseError> {
-        let opens = self.peek().is_some_and(|t| t.is_open_brace() && !self.toks[self.pos - 1].next_is_on_new_line(t));
+        let opens = self
+            .peek()
+            .is_some_and(|t| t.is_open_brace() && self.prev.as_ref().is_some_and(|p| !p.next_is_on_new_line(t)));
         if !opens {
             return Ok(Vec::new());
         }
-        let open = self.toks[self.pos].clone();
-        self.pos += 1;
+        let Some(open) = self.bump() else { return Ok(Vec::new()) };
         let mut depth = 1;
         let mut tokens = Vec::new();
-        while let Some(t) = self.peek() {
+        while let Some(t) = self.bump() {
             if t.is_close_brace() {
                 depth -= 1;
                 if depth == 0 {
-                    self.pos += 1;
                     return Ok(tokens);
                 }
             } else if t.is_open_brace() {
                 depth += 1;
             }
-            tokens.push(t.clone());
-            self.pos += 1;
+            tokens.push(t);
         }
         Err(err(&open, ErrorKind::UnclosedBrace))
     }

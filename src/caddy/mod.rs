@@ -1,11 +1,20 @@
-//! The Caddyfile: lossless lexing, parsing with imports, and `caddy fmt`-identical formatting.
+//! The Caddyfile (lossless lexing, parsing with imports, `caddy fmt`-identical formatting) and
+//! the Caddy security-headers resource (spec, plan, apply, show).
+pub mod apply;
+pub mod edit;
 pub mod error;
 pub mod format;
 pub mod headers;
 pub mod import;
 pub mod lexer;
 pub mod parser;
+pub mod plan;
+pub mod show;
+pub mod site;
+pub mod spec;
+pub mod traps;
 pub mod tree;
+pub mod version;
 
 pub use error::{ErrorKind, ParseError};
 pub use import::{expand_str, load, Loaded};

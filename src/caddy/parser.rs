@@ -37,8 +37,12 @@ pub fn parse_fragment(src: &str, file: &Path) -> Result<Document, ParseError> {
 }
 
 pub(super) struct Parser<'e, 'a> {
+    /// The tokens not read yet, in reverse order (the next one is last), so that an import
+    /// puts its tokens in front by pushing them: a splice in the middle of one long vector
+    /// would move the whole rest of the file for every import.
     pub(super) toks: Vec<Token>,
-    pub(super) pos: usize,
+    /// The token read last (Caddy compares lines with it).
+    pub(super) prev: Option<Token>,
     pub(super) expander: Option<&'e mut Expander<'a>>,
     /// False while reading a snippet or named-route body, which Caddy keeps unexpanded.
     expanding: bool,
@@ -55,24 +59,26 @@ pub(super) fn syntax(t: &Token, msg: String) -> ParseError {
 impl<'e, 'a> Parser<'e, 'a> {
     pub(super) fn new(toks: Vec<Token>, expander: Option<&'e mut Expander<'a>>) -> Self {
         let expanding = expander.is_some();
-        Parser { toks, pos: 0, expander, expanding }
+        let mut toks = toks;
+        toks.reverse();
+        Parser { toks, prev: None, expander, expanding }
     }
 
     pub(super) fn peek(&self) -> Option<&Token> {
-        self.toks.get(self.pos)
+        self.toks.last()
     }
 
-    fn bump(&mut self) -> Option<Token> {
-        let t = self.toks.get(self.pos).cloned();
+    pub(super) fn bump(&mut self) -> Option<Token> {
+        let t = self.toks.pop();
         if t.is_some() {
-            self.pos += 1;
+            self.prev.clone_from(&t);
         }
         t
     }
 
     /// Whether the next token starts a new line relative to the one before it.
     fn at_line_start(&self) -> bool {
-        match (self.pos.checked_sub(1).and_then(|i| self.toks.get(i)), self.peek()) {
+        match (self.prev.as_ref(), self.peek()) {
             (None, _) => true,
             (Some(prev), Some(cur)) => prev.next_is_on_new_line(cur),
             (Some(_), None) => false,

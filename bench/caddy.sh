@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Benchmark: `harden plan` (parse, expand, header model, edits, self-check) of a generated
+# Caddyfile with N sites (default 5,000) and N/2 sites, side by side with `caddy adapt` of the
+# same files. Reports medians (hyperfine), the ratio to caddy adapt, the N/(N/2) ratio
+# (linearity), and peak memory. Nothing outside a temp dir is touched; no caddy is started.
+# Usage: bench/caddy.sh [N]   (needs caddy, hyperfine, python3; /usr/bin/time for memory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-5000}
+cargo build --release -q
+H=${CARGO_TARGET_DIR:-$PWD/target}/release/harden
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+gen() { # gen COUNT ROOT
+  mkdir -p "$2/etc/caddy"
+  {
+    printf '{\n\temail ops@example.com\n}\n'
+    for i in $(seq 1 "$1"); do
+      printf '\nsite%d.example.com {\n\theader X-Frame-Options SAMEORIGIN\n\treverse_proxy localhost:%d\n}\n' "$i" $((10000 + i % 50000))
+    done
+  } > "$2/etc/caddy/Caddyfile"
+}
+gen "$N" "$T/big"
+gen $((N / 2)) "$T/half"
+# version in the profile: the benchmark measures harden, not a `caddy version` spawn.
+printf '[caddy]\nreload = "none"\nversion = "2.6.2"\npreset = "owasp"\n' > "$T/profile.toml"
+export HOME=$T/home XDG_DATA_HOME=$T/home/data XDG_CONFIG_HOME=$T/home/config
+mkdir -p "$HOME"
+hyperfine -N --warmup 2 --runs 15 --style basic -i --export-json "$T/h.json" \
+  -n "harden plan ($N sites)" "$H --root $T/big plan -q --profile $T/profile.toml" \
+  -n "harden plan ($((N / 2)) sites)" "$H --root $T/half plan -q --profile $T/profile.toml" \
+  -n "caddy adapt ($N sites)" "caddy adapt --config $T/big/etc/caddy/Caddyfile --adapter caddyfile" \
+  -n "caddy adapt ($((N / 2)) sites)" "caddy adapt --config $T/half/etc/caddy/Caddyfile --adapter caddyfile" >/dev/null
+python3 - "$T/h.json" "$N" <<'PY'
+import json, sys
+n = int(sys.argv[2])
+r = {x["command"]: x["median"] for x in json.load(open(sys.argv[1]))["results"]}
+hb, hh = r[f"harden plan ({n} sites)"], r[f"harden plan ({n // 2} sites)"]
+cb, ch = r[f"caddy adapt ({n} sites)"], r[f"caddy adapt ({n // 2} sites)"]
+for name, m in r.items():
+    print(f"{name:28s} median {m * 1000:8.1f} ms")
+print(f"harden / caddy adapt at {n} sites: {hb / cb:.3f}")
+print(f"linearity ({n} vs {n // 2} sites): harden {hb / hh:.2f}, caddy adapt {cb / ch:.2f} (2.00 = linear)")
+PY
+if [ -x /usr/bin/time ]; then
+  /usr/bin/time -f "peak RSS %M KiB  harden plan ($N sites)" "$H" --root "$T/big" plan -q --profile "$T/profile.toml" 2>&1 >/dev/null | tail -1 || true
+  /usr/bin/time -f "peak RSS %M KiB  caddy adapt ($N sites)" caddy adapt --config "$T/big/etc/caddy/Caddyfile" --adapter caddyfile 2>&1 >/dev/null | tail -1 || true
+else
+  echo "peak memory: /usr/bin/time not installed (apt-get install time)"
+fi

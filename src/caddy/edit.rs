@@ -1,0 +1,116 @@
+//! Text edits on one Caddyfile: byte-range splices computed from the lossless tree, so every
+//! byte outside an edited range is written back as it was, and the managed snippet text.
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// Prefix of every snippet harden manages; anything else in the file belongs to the user.
+pub const SNIPPET_PREFIX: &str = "harden_security_headers";
+
+/// One replacement of `range` by `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Splice {
+    pub range: Range<usize>,
+    pub text: String,
+}
+
+/// Applies non-overlapping splices (in any order) to `src`.
+pub fn apply(src: &str, splices: &[Splice]) -> Result<String, String> {
+    let mut sorted: Vec<&Splice> = splices.iter().collect();
+    sorted.sort_by_key(|s| (s.range.start, s.range.end));
+    let mut out = String::with_capacity(src.len() + 256);
+    let mut at = 0;
+    for s in sorted {
+        if s.range.start < at {
+            return Err(format!("overlapping edits at byte {}", s.range.start));
+        }
+        out.push_str(&src[at..s.range.start]);
+        out.push_str(&s.text);
+        at = s.range.end;
+    }
+    out.push_str(&src[at..]);
+    Ok(out)
+}
+
+/// The whole lines that `span` occupies: from the start of its first line (when only
+/// whitespace precedes it) through the newline that ends its last line, trailing comment
+/// included, since a comment on a removed line speaks about that line.
+pub fn line_range(src: &str, span: Range<usize>) -> Range<usize> {
+    let line_start = src[..span.start].rfind('\n').map_or(0, |i| i + 1);
+    let start = if src[line_start..span.start].trim().is_empty() { line_start } else { span.start };
+    let end = src[span.end..].find('\n').map_or(src.len(), |i| span.end + i + 1);
+    start..end
+}
+
+/// Like [`line_range`], plus one blank line after it, for top-level blocks that `caddy fmt`
+/// separates with a blank line.
+pub fn block_range(src: &str, span: Range<usize>) -> Range<usize> {
+    let r = line_range(src, span);
+    let blank = ["\n", "\r\n"].into_iter().find(|nl| src[r.end..].starts_with(nl));
+    let end = r.end + blank.map_or(0, str::len);
+    r.start..end
+}
+
+/// A header value as one Caddyfile token: bare when that is unambiguous, else double-quoted
+/// (inside double quotes only `\"` is an escape).
+pub fn quote(v: &str) -> String {
+    let plain = !v.is_empty()
+        && !v.contains(|c: char| c.is_whitespace() || c == '"' || c == '`' || c == '{' || c == '}' || c == '\\')
+        && !v.starts_with(['#', '<']);
+    if plain {
+        v.to_string()
+    } else {
+        format!("\"{}\"", v.replace('"', "\\\""))
+    }
+}
+
+/// The managed snippet: one deferred `header` block, so its values are applied when the
+/// response is written, after `reverse_proxy` copied the upstream's headers, and win.
+pub fn snippet(name: &str, set: &BTreeMap<String, String>, remove: &[String]) -> String {
+    let mut s = format!(
+        "({name}) {{\n\t# Managed by harden: changes here are overwritten; edit the profile instead.\n\theader {{\n"
+    );
+    for (k, v) in set {
+        s += &format!("\t\t{k} {}\n", quote(v));
+    }
+    for r in remove {
+        s += &format!("\t\t-{r}\n");
+    }
+    s += "\t\tdefer\n\t}\n}";
+    s
+}
+
+/// A snippet name from a site address: letters and digits kept, the rest `_`.
+pub fn snippet_name_for(address: &str) -> String {
+    let tail: String =
+        address.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("{SNIPPET_PREFIX}_{}", tail.trim_matches('_'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splices_and_line_ranges() {
+        let src = "a {\n\tb x # note\n\tc\n}\n";
+        let b = src.find('b').unwrap();
+        let r = line_range(src, b..b + 3);
+        assert_eq!(&src[r.clone()], "\tb x # note\n");
+        assert_eq!(apply(src, &[Splice { range: r, text: String::new() }]).unwrap(), "a {\n\tc\n}\n");
+        assert!(
+            apply(src, &[Splice { range: 0..3, text: "x".into() }, Splice { range: 2..4, text: "y".into() }]).is_err()
+        );
+    }
+
+    #[test]
+    fn quotes_values_that_need_it() {
+        assert_eq!(quote("nosniff"), "nosniff");
+        assert_eq!(quote("max-age=1; includeSubDomains"), "\"max-age=1; includeSubDomains\"");
+        assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+        assert_eq!(quote("#x"), "\"#x\"");
+        assert_eq!(
+            snippet_name_for("https://odoo.example.com:443"),
+            "harden_security_headers_https___odoo_example_com_443"
+        );
+    }
+}
