@@ -13,7 +13,11 @@ fn acceptance_script_passes_in_a_namespace() {
 #[test]
 fn vagrantfile_validates_where_vagrant_is_installed() {
     let home = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new("vagrant").arg("validate").current_dir(support::project()).env("VAGRANT_HOME", home.path()).output();
+    let out = std::process::Command::new("vagrant")
+        .arg("validate")
+        .current_dir(support::project())
+        .env("VAGRANT_HOME", home.path())
+        .output();
     match out {
         Err(_) => eprintln!("SKIP: vagrant is not installed"),
         Ok(o) => assert!(
