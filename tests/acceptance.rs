@@ -8,6 +8,9 @@ fn acceptance_script_passes_in_a_namespace() {
     let Some(ns) = Ns::new() else { return };
     let run = ns.run("HARDEN=$H bash $P/tests/acceptance.sh");
     assert!(run.stdout.contains("ACCEPTANCE OK"), "{run:?}");
+    if std::process::Command::new("caddy").arg("version").output().is_ok() {
+        assert!(run.stdout.contains("--- caddy headers over HTTP"), "the caddy step ran: {run:?}");
+    }
 }
 
 #[test]

@@ -43,11 +43,44 @@ grep -q "remediated" "$log" || { cat "$log"; fail "the agent did not remediate";
 "$H" check -q --profile "$PROFILE" || fail "drift left after remediation"
 ufw status | grep -q 8080 && fail "8080 is still allowed"
 
-if command -v caddy >/dev/null && grep -q '^\[caddy\]' "$PROFILE" 2>/dev/null; then
+if command -v caddy >/dev/null && command -v curl >/dev/null; then
   step "caddy headers over HTTP"
-  port=$(sed -n 's/^# acceptance-http-port: //p' "$PROFILE")
-  curl -sS -D - -o /dev/null "http://127.0.0.1:${port:-80}/" | tee /dev/stderr | grep -qi "^x-content-type-options: nosniff" || fail "header missing"
+  C=$(mktemp -d)
+  admin=$((20000 + RANDOM % 5000)); http=$((25000 + RANDOM % 5000))
+  cat > "$C/Caddyfile" <<CADDY
+{
+	admin localhost:$admin
+	auto_https disable_redirects
+	skip_install_trust
+	storage file_system $C/data
+}
+
+:$http {
+	header X-Frame-Options SAMEORIGIN
+	respond "plain"
+}
+CADDY
+  cat > "$C/caddy.toml" <<PROF
+[caddy]
+caddyfile = "$C/Caddyfile"
+reload = "api"
+preset = "owasp"
+PROF
+  (cd "$C" && HOME=$C XDG_DATA_HOME=$C XDG_CONFIG_HOME=$C caddy start --config Caddyfile --adapter caddyfile >/dev/null 2>&1) || fail "caddy start"
+  trap 'caddy stop --address localhost:'$admin' >/dev/null 2>&1 || true' EXIT
+  for _ in $(seq 1 20); do curl -s "http://127.0.0.1:$http/" >/dev/null && break; sleep 0.3; done
+  HOME=$C "$H" apply --yes --profile "$C/caddy.toml" || fail "caddy apply"
+  hdrs=$(curl -sS -D - -o /dev/null "http://127.0.0.1:$http/")
+  echo "$hdrs"
+  echo "$hdrs" | grep -qi "^x-content-type-options: nosniff" || fail "X-Content-Type-Options missing"
+  [ "$(echo "$hdrs" | grep -ci '^x-frame-options:')" = 1 ] || fail "X-Frame-Options not exactly once"
+  echo "$hdrs" | grep -qi "^strict-transport-security" && fail "HSTS sent over plain HTTP"
+  echo "$hdrs" | grep -qi "^server:" && fail "Server header not removed"
+  out=$(HOME=$C "$H" apply --yes --profile "$C/caddy.toml") || fail "second caddy apply"
+  echo "$out" | grep -q "No changes" || fail "second caddy apply changed something: $out"
+  caddy stop --address "localhost:$admin" >/dev/null 2>&1 || true
+  trap - EXIT
 else
-  echo "--- caddy headers: skipped (no [caddy] section in $PROFILE or no caddy)"
+  echo "--- caddy headers: skipped (no caddy or curl)"
 fi
 echo "ACCEPTANCE OK"
