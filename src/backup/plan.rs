@@ -155,7 +155,7 @@ fn plan_set(
     c: &Configured,
     obs: &Observation,
     acc: &mut Acc,
-    seen: &mut HashSet<(String, String, Option<String>)>,
+    seen: &mut HashSet<(String, String, Option<String>, String)>,
 ) {
     for d in &obs.decls {
         for s in &d.secrets {
@@ -205,7 +205,10 @@ fn plan_set(
         if fixable(f) || (f.check == Check::EncryptionNotDeclared && handled.contains(&f.at)) {
             continue;
         }
-        let key = (kebab(f.check), f.path.display().to_string(), f.at.as_ref().map(|a| a.to_string()));
+        // The message names the subject (repository, stanza, variable): two findings on
+        // one line about different subjects are both kept.
+        let key =
+            (kebab(f.check), f.path.display().to_string(), f.at.as_ref().map(|a| a.to_string()), f.message.clone());
         if !seen.insert(key) {
             continue;
         }
