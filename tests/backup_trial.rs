@@ -128,3 +128,25 @@ fn two_secrets_on_one_unit_line_are_two_findings_not_one() {
     assert!(check.out.contains("AWS_SECRET_ACCESS_KEY is set with Environment="), "{}", check.out);
     assert!(!check.out.contains("aaa-trial-1") && !check.out.contains("bbb-trial-2"), "{}", check.out);
 }
+
+#[test]
+fn systemd_drop_ins_of_listed_units_are_read() {
+    let h = restic_host("[Service]\nEnvironmentFile=/etc/restic/odoo.env\nExecStart=/usr/bin/restic backup /srv\n");
+    h.write(
+        "/etc/systemd/system/restic-odoo.service.d/override.conf",
+        "[Service]\nEnvironment=RESTIC_PASSWORD=dropin-trial-3\n",
+        0o644,
+    );
+    let prof = h.profile(RESTIC_PROFILE);
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 2, "{}", plan.out);
+    assert!(plan.out.contains("restic-odoo.service.d/override.conf:2"), "{}", plan.out);
+    assert!(plan.out.contains("RESTIC_PASSWORD is set with Environment="), "{}", plan.out);
+    assert!(plan.out.contains("chmod 0600 /etc/systemd/system/restic-odoo.service.d/override.conf"), "{}", plan.out);
+    assert!(!plan.out.contains("dropin-trial-3"), "{}", plan.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    assert_eq!(h.mode("/etc/systemd/system/restic-odoo.service.d/override.conf").0, 0o600);
+    // the unit itself holds no secret: left alone
+    assert_eq!(h.mode("/etc/systemd/system/restic-odoo.service").0, 0o644);
+}

@@ -170,7 +170,13 @@ fn plan_set(
         _ => Vec::new(),
     };
     let mut files: Vec<PathBuf> = c.files.clone();
-    files.extend(obs.decls.iter().flat_map(|d| d.files.iter()).filter(|f| !units.contains(f)).cloned());
+    files.extend(
+        obs.decls
+            .iter()
+            .flat_map(|d| d.files.iter())
+            .filter(|f| !units.contains(f) && !super::restic_set::is_drop_in_of(f, &units))
+            .cloned(),
+    );
     // Every secret file the set names, not only those with a finding today: a file two
     // sets share must be wanted by both or the owner would flip between applies.
     for s in obs.decls.iter().flat_map(|d| &d.secrets) {
