@@ -150,3 +150,36 @@ fn systemd_drop_ins_of_listed_units_are_read() {
     // the unit itself holds no secret: left alone
     assert_eq!(h.mode("/etc/systemd/system/restic-odoo.service").0, 0o644);
 }
+
+const PG_PROFILE: &str = r#"[backup]
+require_encryption = true
+[[backup.pgbackrest]]
+config = "/etc/pgbackrest/pgbackrest.conf"
+cipher = "aes-256-cbc"
+"#;
+
+#[test]
+fn a_fifo_or_huge_file_is_refused_instead_of_hanging() {
+    let h = Host::new();
+    h.write("/etc/pgbackrest/pgbackrest.conf", "[global]\nrepo1-path=/srv/pgbr\n", 0o640);
+    fs::create_dir_all(h.host("/etc/pgbackrest/conf.d")).unwrap();
+    nix::unistd::mkfifo(&h.host("/etc/pgbackrest/conf.d/fifo.conf"), nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .unwrap();
+    let prof = h.profile(PG_PROFILE);
+    let t = std::time::Instant::now();
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert!(t.elapsed() < std::time::Duration::from_secs(20));
+    assert_eq!(plan.code, 1, "{}", plan.out);
+    assert!(
+        plan.out.contains("/etc/pgbackrest/conf.d/fifo.conf") && plan.out.contains("not a regular file"),
+        "{}",
+        plan.out
+    );
+    fs::remove_file(h.host("/etc/pgbackrest/conf.d/fifo.conf")).unwrap();
+    // a sparse 17 MiB file is refused, not read into memory
+    let big = fs::File::create(h.host("/etc/pgbackrest/conf.d/big.conf")).unwrap();
+    big.set_len(17 << 20).unwrap();
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert_eq!(plan.code, 1, "{}", plan.out);
+    assert!(plan.out.contains("big.conf") && plan.out.contains("larger than 16 MiB"), "{}", plan.out);
+}
