@@ -183,3 +183,22 @@ fn a_fifo_or_huge_file_is_refused_instead_of_hanging() {
     assert_eq!(plan.code, 1, "{}", plan.out);
     assert!(plan.out.contains("big.conf") && plan.out.contains("larger than 16 MiB"), "{}", plan.out);
 }
+
+#[test]
+fn cipher_pass_missing_stays_a_finding_after_apply() {
+    let h = Host::new();
+    let conf = "[global]\nrepo1-path=/srv/pgbr\n\n[main]\npg1-path=/d\n";
+    h.write("/etc/pgbackrest/pgbackrest.conf", conf, 0o640);
+    let prof = h.profile(PG_PROFILE);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("repo1-cipher-pass is not set"), "{}", check.out);
+    assert!(!check.out.contains("(no stanza yet)"), "no cipher line without a pass: {}", check.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    // the cipher line waits for the pass, so the finding is the same after apply
+    assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), conf);
+    let again = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(again.code, 2, "{}", again.out);
+    assert!(again.out.contains("repo1-cipher-pass is not set"), "{}", again.out);
+}
