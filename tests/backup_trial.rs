@@ -202,3 +202,36 @@ fn cipher_pass_missing_stays_a_finding_after_apply() {
     assert_eq!(again.code, 2, "{}", again.out);
     assert!(again.out.contains("repo1-cipher-pass is not set"), "{}", again.out);
 }
+
+#[test]
+fn a_partial_apply_failure_reports_what_was_already_changed() {
+    let h = Host::new();
+    for d in ["a", "b"] {
+        h.write(&format!("/etc/{d}/pgbackrest.conf"), "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-pass=pp\n", 0o600);
+    }
+    let prof = h.profile(
+        "[backup]\nsecret_mode = \"0600\"\n[[backup.pgbackrest]]\nconfig = \"/etc/a/pgbackrest.conf\"\nowner = \"root\"\ncipher = \"aes-256-cbc\"\n[[backup.pgbackrest]]\nconfig = \"/etc/b/pgbackrest.conf\"\nowner = \"root\"\ncipher = \"aes-256-cbc\"\n",
+    );
+    let prof = harden::profile::load(Path::new(&prof)).unwrap();
+    let sys = harden::system::System::real(h.root());
+    let plan = harden::engine::plan(&sys, &prof).unwrap();
+    // the second write fails: its temporary file name is taken
+    h.write(&format!("/etc/b/.pgbackrest.conf.harden-{}", std::process::id()), "", 0o600);
+    let opts = harden::engine::ApplyOptions { audit: None, allow_lockout: false, force: false, saved: true };
+    let report = harden::engine::apply(&sys, &plan, &prof, &opts).unwrap();
+    let backup: Vec<_> = report.resources.iter().filter(|r| r.resource == "backup").collect();
+    assert_eq!(backup.len(), 2, "{report:?}");
+    // the successful part: changed, applied, not failed, with its backup copy
+    assert!(backup[0].failed.is_none(), "{report:?}");
+    assert_eq!(backup[0].changed, ["set repo1-cipher-type=aes-256-cbc in /etc/a/pgbackrest.conf (no stanza yet)"]);
+    assert_eq!(backup[0].applied.len(), 1);
+    assert!(backup[0].backup.as_deref().is_some_and(|b| b.contains("/var/backups/harden/")), "{report:?}");
+    // the rest: failed, and the message says what was already changed and where the copy is
+    let f = backup[1].failed.as_deref().unwrap();
+    assert!(f.contains("already changed before the failure: set repo1-cipher-type=aes-256-cbc in /etc/a/"), "{f}");
+    assert!(f.contains("previous files saved in"), "{f}");
+    assert_eq!(backup[1].applied.len(), 1);
+    assert!(backup[1].applied[0].summary.contains("/etc/b/"), "{report:?}");
+    assert!(h.read("/etc/a/pgbackrest.conf").contains("repo1-cipher-type=aes-256-cbc"));
+    assert!(!h.read("/etc/b/pgbackrest.conf").contains("cipher-type"));
+}

@@ -28,6 +28,9 @@ pub struct FileEdit {
     pub path: String,
     pub base_sha256: String,
     pub edits: Vec<LineEdit>,
+    /// Summaries of the planned changes this edit makes (reported when a later step fails).
+    #[serde(default)]
+    pub summaries: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -113,11 +116,11 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             after: redact(&after, &known),
             verbose: false,
         });
-        for s in summaries {
+        for s in &summaries {
             acc.changes.push(Change {
                 kind: ChangeKind::Change,
                 item: "backup.pgbackrest.cipher-type".into(),
-                summary: s,
+                summary: s.clone(),
                 expected: None,
                 actual: None,
             });
@@ -126,6 +129,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             path: path.display().to_string(),
             base_sha256: sha256_hex(before.as_bytes()),
             edits,
+            summaries,
         });
     }
     actions.perms = wanted.into_fixes(&root, &mut acc.changes, &mut acc.findings);
