@@ -235,3 +235,67 @@ fn a_partial_apply_failure_reports_what_was_already_changed() {
     assert!(h.read("/etc/a/pgbackrest.conf").contains("repo1-cipher-type=aes-256-cbc"));
     assert!(!h.read("/etc/b/pgbackrest.conf").contains("cipher-type"));
 }
+
+impl Host {
+    /// The binary as an unprivileged user (nobody), for permission errors root never sees.
+    fn harden_as_nobody(&self, args: &[&str]) -> Run {
+        use std::os::unix::process::CommandExt;
+        let out = Command::new(env!("CARGO_BIN_EXE_harden"))
+            .arg("--root")
+            .arg(self.root())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            out: format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::getuid().is_root()
+}
+
+#[test]
+fn permission_errors_are_reported_as_permission_errors() {
+    if !is_root() {
+        eprintln!("SKIP: needs root to run harden as nobody");
+        return;
+    }
+    let h = Host::new();
+    let prof_path = h.root().join("profile.toml");
+    // 1. an unreadable directory above pgbackrest.conf is not "does not exist"
+    h.write("/etc/pgbackrest/pgbackrest.conf", "[global]\nrepo1-path=/srv/pgbr\n", 0o644);
+    fs::set_permissions(h.host("/etc/pgbackrest"), fs::Permissions::from_mode(0o700)).unwrap();
+    let prof = h.profile(PG_PROFILE);
+    fs::set_permissions(&prof_path, fs::Permissions::from_mode(0o644)).unwrap();
+    let r = h.harden_as_nobody(&["check", "--profile", &prof]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(!r.out.contains("does not exist on this host"), "{}", r.out);
+    assert!(r.out.contains("/etc/pgbackrest/pgbackrest.conf") && r.out.contains("run harden as root"), "{}", r.out);
+    // 2. an unreadable borg repository is a finding, not an "actual state unknown" warning
+    h.write(
+        "/etc/borgmatic/config.yaml",
+        "repositories:\n    - path: /srv/borg\nencryption_passcommand: cat /etc/borgmatic/pw\n",
+        0o644,
+    );
+    h.write("/etc/borgmatic/pw", "x\n", 0o644);
+    h.write("/srv/borg/config", "[repository]\nversion = 1\n", 0o600);
+    let prof = h.profile(
+        "[backup]\nrequire_encryption = true\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n",
+    );
+    fs::set_permissions(&prof_path, fs::Permissions::from_mode(0o644)).unwrap();
+    let r = h.harden_as_nobody(&["check", "--profile", &prof]);
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(r.out.contains("unreadable by harden") && r.out.contains("finding"), "{}", r.out);
+    assert!(!r.out.contains("actual state unknown"), "{}", r.out);
+    // 3. an unreadable /etc/passwd is an error, not "user not in /etc/passwd" findings
+    fs::set_permissions(h.host("/etc/passwd"), fs::Permissions::from_mode(0o600)).unwrap();
+    let r = h.harden_as_nobody(&["check", "--profile", &prof]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("/etc/passwd") && r.out.contains("run harden as root"), "{}", r.out);
+}

@@ -34,6 +34,8 @@ pub enum Check {
     RepoNotEncrypted,
     /// the config declares no encryption and the repo cannot prove otherwise
     EncryptionNotDeclared,
+    /// file permissions keep harden from the repository's evidence (run as root)
+    RepoUnreadable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

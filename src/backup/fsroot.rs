@@ -176,6 +176,19 @@ impl Root {
         Ok(f)
     }
 
+    /// Like [`exists`](Self::exists), but a path that cannot be looked at (permission
+    /// denied on a directory above it) is an error, not "missing".
+    pub fn try_exists(&self, path: &Path) -> Result<bool> {
+        let (_, host) = self.open_host(path)?;
+        match fs::metadata(&host) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ENOTDIR) => {
+                Ok(false)
+            }
+            Err(e) => Err(io_err(path, e)),
+        }
+    }
+
     pub fn exists(&self, path: &Path) -> bool {
         self.resolve(path).map(|p| self.host_path(&p).exists()).unwrap_or(false)
     }
