@@ -299,3 +299,23 @@ fn permission_errors_are_reported_as_permission_errors() {
     assert_eq!(r.code, 1, "{}", r.out);
     assert!(r.out.contains("/etc/passwd") && r.out.contains("run harden as root"), "{}", r.out);
 }
+
+#[test]
+fn cipher_policy_is_enforced_on_an_existing_plaintext_stanza() {
+    let h = Host::new();
+    let conf = "[global]\nrepo1-path=/srv/pgbr\n\n[main]\npg1-path=/d\n";
+    h.write("/etc/pgbackrest/pgbackrest.conf", conf, 0o640);
+    h.write("/srv/pgbr/backup/main/backup.info", "[backrest]\nbackrest-format=5\n", 0o640);
+    h.write("/srv/pgbr/archive/main/archive.info", "[backrest]\nbackrest-format=5\n", 0o640);
+    // require_encryption off: the plain repo alone is only a warning, but cipher is a policy
+    let prof = h.profile(
+        "[backup]\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\ncipher = \"aes-256-cbc\"\n",
+    );
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("repo1 already holds a stanza without a cipher"), "{}", check.out);
+    assert!(check.out.contains("migrate: add a new repoN (e.g. repo2)"), "{}", check.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
+    assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), conf, "an existing stanza's config gets no cipher");
+}

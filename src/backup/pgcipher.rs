@@ -58,8 +58,24 @@ pub fn plan_cipher(root: &Root, decl: &BackupDecl, cipher: &str, policy: &Policy
             _ => None,
         };
         match stanza_state {
-            // a plain stanza: the observer reports it with the migration steps
-            Some(true) => {}
+            // a plain stanza: the profile's cipher cannot be set on it (pgBackRest could no
+            // longer read it), so the policy is a finding with the migration steps, also
+            // when require_encryption is off and the observer's finding is only a warning
+            Some(true) => out.findings.push(Finding {
+                id: "backup.pgbackrest.cipher-policy-unmet".into(),
+                message: format!(
+                    "{} already holds a stanza without a cipher; the profile requires cipher = \"{cipher}\", which cannot be set on an existing stanza",
+                    r.name
+                ),
+                location: at_of(r).map(|a| a.to_string()),
+                remedy: Some(format!(
+                    "migrate: add a new repoN (e.g. repo{n}) with repo{n}-path on a fresh directory, repo{n}-cipher-type={cipher} and repo{n}-cipher-pass in a {m:04o} {u} conf.d file, run stanza-create and a full backup to it, check restores, then retire {old} (its data stays plaintext until deleted)",
+                    n = decl.repos.len() + 1,
+                    m = policy.max_mode,
+                    u = policy.run_as,
+                    old = r.name
+                )),
+            }),
             None => {
                 out.handled.push(at_of(r));
                 out.findings.push(Finding {
@@ -238,7 +254,7 @@ mod tests {
         let conf = "[global]\nrepo1-path=/r\n[main]\npg1-path=/d\n";
         let (out, f) = run(conf, &["/r/backup/main"]);
         assert_eq!(out, conf);
-        assert!(f.is_empty(), "the observer reports the plain stanza: {f:?}");
+        assert_eq!(f, ["backup.pgbackrest.cipher-policy-unmet"], "the cipher policy is unmet, with migration steps");
         let conf = "[global]\nrepo1-type=s3\nrepo1-s3-bucket=b\nrepo1-path=/p\n";
         let (out, f) = run(conf, &[]);
         assert_eq!(out, conf);
