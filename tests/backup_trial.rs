@@ -319,3 +319,38 @@ fn cipher_policy_is_enforced_on_an_existing_plaintext_stanza() {
     assert_eq!(a.code, 0, "{}", a.out);
     assert_eq!(h.read("/etc/pgbackrest/pgbackrest.conf"), conf, "an existing stanza's config gets no cipher");
 }
+
+#[test]
+fn group_of_a_0640_pgbackrest_secret_with_other_members_is_a_finding() {
+    let h = Host::new();
+    h.write(
+        "/etc/passwd",
+        &format!("root:x:0:0::/root:/bin/sh\npostgres:x:{PG_UID}:{PG_UID}::/var/lib/postgresql:/bin/sh\nalice:x:4200:4200::/home/alice:/bin/sh\n"),
+        0o644,
+    );
+    h.write("/etc/group", &format!("root:x:0:\npostgres:x:{PG_UID}:alice\n"), 0o644);
+    h.write(
+        "/etc/pgbackrest/pgbackrest.conf",
+        "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=group-trial-pass\n",
+        0o640,
+    );
+    std::os::unix::fs::chown(h.host("/etc/pgbackrest/pgbackrest.conf"), Some(PG_UID), Some(PG_UID)).unwrap();
+    let prof = h.profile(PG_PROFILE);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("is readable by group postgres, which has other members: alice"), "{}", check.out);
+    assert!(!check.out.contains("group-trial-pass"), "{}", check.out);
+    // alone in the group: no finding
+    h.write("/etc/group", &format!("root:x:0:\npostgres:x:{PG_UID}:\n"), 0o644);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert!(!check.out.contains("readable by group"), "{}", check.out);
+}
+
+#[test]
+fn owner_remedy_names_the_profile_key_owner() {
+    let h = restic_host("[Service]\nExecStart=/usr/bin/restic backup /srv\n");
+    let prof = h.profile("[backup]\n[[backup.restic]]\nenv_file = \"/etc/restic/odoo.env\"\nowner = \"nosuchuser\"\n");
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert!(check.out.contains("set `owner` of this entry"), "{}", check.out);
+    assert!(!check.out.contains("set run_as"), "{}", check.out);
+}

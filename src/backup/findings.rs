@@ -18,6 +18,8 @@ pub enum Check {
     SecretFileMode,
     /// secret file not owned by the run-as user
     SecretFileOwner,
+    /// a group-readable secret file whose group has members besides the owner
+    SecretFileGroup,
     /// a directory above a secret lets others replace it
     SecretDirUnsafe,
     /// a referenced secret file does not exist

@@ -268,6 +268,17 @@ impl Root {
             .is_some_and(|m| m.iter().any(|u| u == user))
     }
 
+    /// Users in group `gid`: its /etc/group member list and every user whose primary
+    /// group it is (sorted, no duplicates).
+    pub fn group_members(&self, gid: u32) -> Vec<String> {
+        let mut out: Vec<String> =
+            self.group_name(gid).and_then(|g| self.groups().members.get(&g).cloned()).unwrap_or_default();
+        out.extend(self.users().primary_gid.iter().filter(|(_, g)| **g == gid).map(|(u, _)| u.clone()));
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Home directory of `user` from the root's /etc/passwd.
     pub fn home_of(&self, user: &str) -> Option<PathBuf> {
         self.users().home.get(user).cloned()
