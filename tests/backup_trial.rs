@@ -354,3 +354,82 @@ fn owner_remedy_names_the_profile_key_owner() {
     assert!(check.out.contains("set `owner` of this entry"), "{}", check.out);
     assert!(!check.out.contains("set run_as"), "{}", check.out);
 }
+
+#[test]
+fn empty_allowed_modes_and_a_world_open_secret_mode_are_profile_errors() {
+    let h = Host::new();
+    h.write("/etc/borgmatic/config.yaml", "repositories:\n    - path: /srv/borg\n", 0o600);
+    for (prof, want, line) in [
+        (
+            "[backup]\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\nallowed_modes = []\n",
+            "allowed_modes is empty",
+            ":4:",
+        ),
+        (
+            "[backup]\nsecret_mode = \"0777\"\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n",
+            "secret_mode '0777'",
+            ":2:",
+        ),
+        (
+            "[backup]\nsecret_mode = \"0604\"\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n",
+            "secret_mode '0604'",
+            ":2:",
+        ),
+    ] {
+        let p = h.profile(prof);
+        let r = h.harden(&["check", "--profile", &p]);
+        assert_eq!(r.code, 1, "{}", r.out);
+        assert!(r.out.contains(want) && r.out.contains(&format!("profile.toml{line}")), "{}", r.out);
+    }
+}
+
+#[test]
+fn restic_password_command_echo_in_an_env_file_is_an_inline_literal() {
+    let h = restic_host("[Service]\nEnvironmentFile=/etc/restic/odoo.env\nExecStart=/usr/bin/restic backup /srv\n");
+    h.write(
+        "/etc/restic/odoo.env",
+        "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_COMMAND='echo cmd-trial-5'\n",
+        0o600,
+    );
+    let prof = h.profile(RESTIC_PROFILE);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(check.out.contains("RESTIC_PASSWORD_COMMAND is written inline"), "{}", check.out);
+    assert!(!check.out.contains("cmd-trial-5"), "{}", check.out);
+}
+
+#[test]
+fn a_token_in_a_repository_url_is_redacted() {
+    let h = Host::new();
+    h.write("/etc/restic/odoo.env", "RESTIC_REPOSITORY=rest:https://backup.example/r?token=tok-trial-6\nRESTIC_PASSWORD_FILE=/etc/restic/odoo.pass\n", 0o600);
+    h.write("/etc/restic/odoo.pass", "pw\n", 0o600);
+    let prof =
+        h.profile("[backup]\nrequire_encryption = true\n[[backup.restic]]\nenv_file = \"/etc/restic/odoo.env\"\n");
+    for args in [
+        &["check", "-vv", "--profile", &prof][..],
+        &["check", "--format", "json", "--profile", &prof][..],
+        &["show", "-v"][..],
+    ] {
+        let r = h.harden(args);
+        assert!(!r.out.contains("tok-trial-6"), "{args:?}: {}", r.out);
+    }
+}
+
+#[test]
+fn a_missing_unit_is_a_finding_like_a_missing_config() {
+    let h = Host::new();
+    h.write(
+        "/etc/restic/odoo.env",
+        "RESTIC_REPOSITORY=/srv/restic\nRESTIC_PASSWORD_FILE=/etc/restic/odoo.pass\n",
+        0o600,
+    );
+    h.write("/etc/restic/odoo.pass", "pw\n", 0o600);
+    let prof = h.profile(RESTIC_PROFILE);
+    let check = h.harden(&["check", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert!(
+        check.out.contains("unit /etc/systemd/system/restic-odoo.service does not exist on this host"),
+        "{}",
+        check.out
+    );
+}

@@ -250,7 +250,7 @@ fn secret_findings(root: &Root, d: &BackupDecl, policy: &Policy, checked: &mut H
                 // configs that are meant to hold no secret get a finding of their own;
                 // pgBackRest confs and env files may hold one if the file is protected
                 if matches!(d.tool, Tool::Borgmatic | Tool::Autorestic | Tool::Resticprofile)
-                    || s.key.ends_with("command")
+                    || s.key.to_ascii_lowercase().ends_with("command")
                 {
                     out.push(Finding {
                         check: Check::InlineSecret,

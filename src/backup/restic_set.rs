@@ -26,7 +26,24 @@ pub fn load_restic(
         unit_files.extend(drop_ins(root, u));
     }
     for unit_path in &unit_files {
-        let unit = parse_unit(unit_path, &root.read_to_string(unit_path)?)?;
+        // a unit this host lacks is a finding, like a missing config (profiles are shared)
+        let text = match root.read_to_string(unit_path) {
+            Ok(t) => t,
+            Err(super::error::BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                findings.push(Finding {
+                    check: Check::SecretFileMissing,
+                    severity: Severity::Medium,
+                    path: unit_path.clone(),
+                    at: None,
+                    message: format!("unit {} does not exist on this host", unit_path.display()),
+                    remedy: "install the unit, or remove it from this entry's units in the profile".into(),
+                    auto_fixable: false,
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let unit = parse_unit(unit_path, &text)?;
         for e in unit.environment.iter().filter(|e| is_secret_var(&e.key) && !e.value.is_empty()) {
             findings.push(Finding {
                 check: Check::SecretInEnvironment,
