@@ -433,3 +433,37 @@ fn a_missing_unit_is_a_finding_like_a_missing_config() {
         check.out
     );
 }
+
+#[test]
+fn two_unencrypted_borg_repositories_in_one_config_are_two_findings() {
+    if Command::new("borg").arg("--version").output().is_err() {
+        eprintln!("SKIP: borg is not installed");
+        return;
+    }
+    let h = Host::new();
+    fs::create_dir_all(h.host("/srv")).unwrap();
+    for r in ["/srv/borg1", "/srv/borg2"] {
+        let st = Command::new("borg")
+            .args(["init", "-e", "none"])
+            .arg(h.host(r))
+            .env("BORG_BASE_DIR", h.host("/root"))
+            .env("HOME", h.host("/root"))
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "borg init: {}", String::from_utf8_lossy(&st.stderr));
+    }
+    h.write(
+        "/etc/borgmatic/config.yaml",
+        "location:\n    repositories:\n        - /srv/borg1\n        - /srv/borg2\nstorage:\n    encryption_passphrase: \"borg-trial-7\"\n",
+        0o600,
+    );
+    h.write("/etc/borgmatic/pass", "x\n", 0o600);
+    let prof = h.profile(
+        "[backup]\nrequire_encryption = true\n[[backup.borgmatic]]\nconfig = \"/etc/borgmatic/config.yaml\"\n",
+    );
+    let check = h.harden(&["check", "--format", "json", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    let n = check.out.matches("\"id\": \"backup.repo-not-encrypted\"").count();
+    assert_eq!(n, 2, "one finding per repository: {}", check.out);
+    assert!(!check.out.contains("borg-trial-7"), "{}", check.out);
+}
