@@ -467,3 +467,24 @@ fn two_unencrypted_borg_repositories_in_one_config_are_two_findings() {
     assert_eq!(n, 2, "one finding per repository: {}", check.out);
     assert!(!check.out.contains("borg-trial-7"), "{}", check.out);
 }
+
+#[test]
+fn two_plaintext_pgbackrest_stanzas_on_one_repo_are_two_findings() {
+    let h = Host::new();
+    h.write(
+        "/etc/pgbackrest/pgbackrest.conf",
+        "[global]\nrepo1-path=/srv/pgbr\n\n[main]\npg1-path=/d1\n\n[other]\npg1-path=/d2\n",
+        0o640,
+    );
+    for s in ["main", "other"] {
+        h.write(&format!("/srv/pgbr/backup/{s}/backup.info"), "[backrest]\nbackrest-format=5\n", 0o640);
+        h.write(&format!("/srv/pgbr/archive/{s}/archive.info"), "[backrest]\nbackrest-format=5\n", 0o640);
+    }
+    let prof = h.profile(
+        "[backup]\nrequire_encryption = true\n[[backup.pgbackrest]]\nconfig = \"/etc/pgbackrest/pgbackrest.conf\"\n",
+    );
+    let check = h.harden(&["check", "--format", "json", "--profile", &prof]);
+    assert_eq!(check.code, 2, "{}", check.out);
+    assert_eq!(check.out.matches("\"id\": \"backup.repo-not-encrypted\"").count(), 2, "{}", check.out);
+    assert!(check.out.contains("(stanza main)") && check.out.contains("(stanza other)"), "{}", check.out);
+}
