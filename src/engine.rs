@@ -223,8 +223,22 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
                     rr.notes = done.notes;
                 }
                 Err(e) => {
+                    // what was done before the failing step is reported (and audited) as done
+                    let (ok, rest): (Vec<_>, Vec<_>) =
+                        r.changes.iter().cloned().partition(|c| e.done.contains(&c.summary));
+                    if !ok.is_empty() {
+                        let changed = ok.iter().map(|c| c.summary.clone()).collect();
+                        let backup = e.backup.clone();
+                        report.resources.push(ResourceReport {
+                            resource: rr.resource.clone(),
+                            changed,
+                            applied: ok,
+                            backup,
+                            ..Default::default()
+                        });
+                    }
                     rr.failed = Some(e.to_string());
-                    rr.applied = r.changes.clone();
+                    rr.applied = rest;
                     report.resources.push(rr);
                     return Ok(Attempt::Done(report));
                 }

@@ -419,22 +419,25 @@ const PG_PROFILE: &str = "[backup]\nrequire_encryption = true\nsecret_mode = \"0
 fn pgbackrest_cipher_set_before_stanza_create_gives_an_encrypted_repo() {
     let Some((h, d)) = pg_host() else { return };
     let prof = h.profile(PG_PROFILE);
-    let plan = h.harden(&["plan", "--profile", &prof]);
+    let plan = h.harden(&["check", "--profile", &prof]);
     assert_eq!(plan.code, 2, "{}", plan.out);
-    assert!(plan.out.contains("set repo1-cipher-type=aes-256-cbc"), "{}", plan.out);
+    // no pass yet: a finding, and the cipher line waits for the pass
+    assert!(!plan.out.contains("(no stanza yet)"), "{}", plan.out);
     assert!(
         plan.out.contains("repo1-cipher-pass is not set") && plan.out.contains("harden never writes one"),
         "{}",
         plan.out
     );
-    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
-    assert_eq!(a.code, 0, "{}", a.out);
-    // the person adds the pass as the finding says; then pgBackRest accepts the edited file
+    // the person adds the pass as the finding says; then harden writes the cipher line
     h.write("/etc/pgbackrest/conf.d/repo1-cipher.conf", "[global]\nrepo1-cipher-pass=test-only-pass-8h\n", 0o640);
     Command::new("chown")
         .args(["postgres:postgres", h.host("/etc/pgbackrest/conf.d/repo1-cipher.conf").to_str().unwrap()])
         .status()
         .unwrap();
+    let plan = h.harden(&["plan", "--profile", &prof]);
+    assert!(plan.out.contains("set repo1-cipher-type=aes-256-cbc"), "{}", plan.out);
+    let a = h.harden(&["apply", "--yes", "--profile", &prof]);
+    assert_eq!(a.code, 0, "{}", a.out);
     let out = stanza_create(&d);
     assert!(
         out.status.success(),
@@ -633,7 +636,12 @@ fn directories_that_let_others_replace_a_secret_lose_their_write_bits() {
 #[test]
 fn a_config_behind_an_absolute_symlink_is_edited_inside_the_root() {
     let h = Host::new();
-    h.write("/etc/pgbackrest/pgbackrest.conf", "[global]\nrepo1-path=/srv/pgbr\n\n[main]\npg1-path=/d\n", 0o600);
+    // a pass is there (inline), so harden writes the cipher line
+    h.write(
+        "/etc/pgbackrest/pgbackrest.conf",
+        "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-pass=link-test-pass\n\n[main]\npg1-path=/d\n",
+        0o600,
+    );
     // absolute target: on the host it would name the host's own file
     std::os::unix::fs::symlink("/etc/pgbackrest/pgbackrest.conf", h.host("/etc/pgbackrest.conf")).unwrap();
     let prof = h.profile(
@@ -645,7 +653,7 @@ fn a_config_behind_an_absolute_symlink_is_edited_inside_the_root() {
     assert!(fs::symlink_metadata(h.host("/etc/pgbackrest.conf")).unwrap().file_type().is_symlink(), "the link stays");
     assert_eq!(
         h.read("/etc/pgbackrest/pgbackrest.conf"),
-        "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-type=aes-256-cbc\n\n[main]\npg1-path=/d\n"
+        "[global]\nrepo1-path=/srv/pgbr\nrepo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=link-test-pass\n\n[main]\npg1-path=/d\n"
     );
     assert!(h.harden(&["apply", "--yes", "--profile", &prof]).out.contains("No changes."));
 }

@@ -26,6 +26,8 @@ pub struct LineEdit {
 /// line number still means the line of the original file.
 pub fn apply_edits(text: &str, edits: &[LineEdit]) -> Result<String, String> {
     let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    // inserted lines take the file's line ending (that of its first line)
+    let nl = if lines.first().is_some_and(|l| l.ends_with("\r\n")) { "\r\n" } else { "\n" };
     let mut sorted: Vec<&LineEdit> = edits.iter().collect();
     sorted.sort_by_key(|e| std::cmp::Reverse(e.line));
     for e in sorted {
@@ -48,9 +50,9 @@ pub fn apply_edits(text: &str, edits: &[LineEdit]) -> Result<String, String> {
                     return Err(format!("line {} does not exist", e.line));
                 }
                 if e.line > 0 && !lines[e.line - 1].ends_with('\n') {
-                    lines[e.line - 1].push('\n');
+                    lines[e.line - 1].push_str(nl);
                 }
-                lines.insert(e.line, format!("{text}\n"));
+                lines.insert(e.line, format!("{}{nl}", text.replace('\n', nl)));
             }
         }
     }
@@ -73,6 +75,11 @@ pub fn redact(text: &str, known: &[&str]) -> String {
     let mut out = String::with_capacity(text.len());
     for l in text.split_inclusive('\n') {
         let body = l.trim_end_matches(['\n', '\r']);
+        if let Some(kept) = redact_comment(body) {
+            out.push_str(&kept);
+            out.push_str(&l[body.len()..]);
+            continue;
+        }
         match body.find('=') {
             // commented-out lines too: an old pass left in a comment is still a pass
             Some(eq) if secret_key(body[..eq].trim_start_matches(['#', ';', ' ', '\t'])) => {
@@ -87,6 +94,31 @@ pub fn redact(text: &str, known: &[&str]) -> String {
         out = out.replace(s, REDACTED);
     }
     out
+}
+
+/// A comment line (`#`/`;`) that mentions pass/secret/key/token/credential: whatever
+/// follows that word (after spaces, `:` or `=`) is redacted, whatever its shape
+/// (`# pass: X`, `#repo1-cipher-pass X`, `# key is X`). `None` for other lines.
+fn redact_comment(body: &str) -> Option<String> {
+    let t = body.trim_start();
+    if !(t.starts_with('#') || t.starts_with(';')) {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    let start = ["pass", "secret", "token", "key", "credential"].iter().filter_map(|w| lower.find(w)).min()?;
+    let word_end = body[start..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .map_or(body.len(), |i| start + i);
+    // `*-type` settings in comments are not secrets
+    if body[..word_end].ends_with("-type") || body[..word_end].ends_with("_type") {
+        return None;
+    }
+    let rest = &body[word_end..];
+    let sep = rest.len() - rest.trim_start_matches([' ', '\t', ':', '=']).len();
+    if rest[sep..].trim().is_empty() {
+        return Some(body.to_string());
+    }
+    Some(format!("{}{REDACTED}", &body[..word_end + sep]))
 }
 
 #[cfg(test)]
@@ -119,5 +151,36 @@ mod tests {
         assert!(!r.contains("hunter22") && !r.contains("abc") && !r.contains("old-pass-9"), "{r}");
         assert!(r.contains("repo1-cipher-type=aes-256-cbc\n") && r.contains("repo1-s3-key-type=auto"));
         assert!(r.contains("repo1-cipher-pass=<redacted>\n"));
+    }
+
+    #[test]
+    fn comment_redaction_covers_every_shape() {
+        let t = "# pass: c-one-1\n#repo1-cipher-pass c-two-2\n; the key is c-three-3\n# token=c-four-4\n# plain comment\n# repo1-cipher-type=none\n#pass\n";
+        let r = redact(t, &[]);
+        for s in ["c-one-1", "c-two-2", "c-three-3", "c-four-4"] {
+            assert!(!r.contains(s), "{s} in {r}");
+        }
+        assert!(r.contains("# pass: <redacted>\n") && r.contains("#repo1-cipher-pass <redacted>\n"), "{r}");
+        assert!(
+            r.contains("# plain comment\n") && r.contains("# repo1-cipher-type=none\n") && r.contains("#pass\n"),
+            "{r}"
+        );
+    }
+
+    #[test]
+    fn crlf_files_get_crlf_inserted_lines() {
+        let text = "[global]\r\nrepo1-path=/r\r\n";
+        let out = apply_edits(
+            text,
+            &[LineEdit { line: 2, op: EditOp::InsertAfter { text: "repo1-cipher-type=aes-256-cbc".into() } }],
+        )
+        .unwrap();
+        assert_eq!(out, "[global]\r\nrepo1-path=/r\r\nrepo1-cipher-type=aes-256-cbc\r\n");
+        let out = apply_edits(
+            "[main]\r\npg1-path=/d",
+            &[LineEdit { line: 0, op: EditOp::InsertAfter { text: "[global]\nx=1".into() } }],
+        )
+        .unwrap();
+        assert_eq!(out, "[global]\r\nx=1\r\n[main]\r\npg1-path=/d");
     }
 }

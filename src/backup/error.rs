@@ -31,6 +31,11 @@ impl BackupError {
         BackupError::Syntax { at: Location { file: file.into(), line, column }, what: what.into(), hint: hint.into() }
     }
 
+    /// A read refused by file permissions (not a missing file).
+    pub fn is_denied(&self) -> bool {
+        matches!(self, BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
+    }
+
     /// The file:line this error points at, when it has one.
     pub fn location(&self) -> Option<&Location> {
         match self {

@@ -18,6 +18,8 @@ pub enum Check {
     SecretFileMode,
     /// secret file not owned by the run-as user
     SecretFileOwner,
+    /// a group-readable secret file whose group has members besides the owner
+    SecretFileGroup,
     /// a directory above a secret lets others replace it
     SecretDirUnsafe,
     /// a referenced secret file does not exist
@@ -34,6 +36,8 @@ pub enum Check {
     RepoNotEncrypted,
     /// the config declares no encryption and the repo cannot prove otherwise
     EncryptionNotDeclared,
+    /// file permissions keep harden from the repository's evidence (run as root)
+    RepoUnreadable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -15,6 +15,9 @@ use std::sync::OnceLock;
 /// Longest symlink chain followed, as Linux's MAXSYMLINKS.
 const MAX_LINKS: usize = 40;
 
+/// Largest file read whole (configs, env files, units, repo metadata): 16 MiB.
+pub const MAX_READ: u64 = 16 << 20;
+
 /// What kind of filesystem object a path is (after resolving symlinks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -118,31 +121,72 @@ impl Root {
     }
 
     pub fn read_to_string(&self, path: &Path) -> Result<String> {
-        let (_, host) = self.open_host(path)?;
-        let bytes = fs::read(&host).map_err(|e| io_err(path, e))?;
+        let bytes = self.read_bytes(path)?;
         String::from_utf8(bytes)
             .map_err(|e| io_err(path, std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())))
     }
 
+    /// The whole file, at most [`MAX_READ`] bytes; anything but a regular file (FIFO,
+    /// device, socket, directory) is refused before reading, so harden neither blocks
+    /// on a FIFO nor reads `/dev/zero` until memory runs out.
     pub fn read_bytes(&self, path: &Path) -> Result<Vec<u8>> {
-        let (_, host) = self.open_host(path)?;
-        fs::read(&host).map_err(|e| io_err(path, e))
+        let f = self.open(path)?;
+        let mut buf = Vec::new();
+        f.take(MAX_READ + 1).read_to_end(&mut buf).map_err(|e| io_err(path, e))?;
+        if buf.len() as u64 > MAX_READ {
+            return Err(io_err(
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("larger than {} MiB, not a backup config", MAX_READ >> 20),
+                ),
+            ));
+        }
+        Ok(buf)
     }
 
     /// The first `n` bytes (fewer if the file is shorter): enough for a magic check
     /// without reading a large data file.
     pub fn read_prefix(&self, path: &Path, n: usize) -> Result<Vec<u8>> {
-        let (_, host) = self.open_host(path)?;
-        let f = fs::File::open(&host).map_err(|e| io_err(path, e))?;
+        let f = self.open(path)?;
         let mut buf = Vec::with_capacity(n);
         f.take(n as u64).read_to_end(&mut buf).map_err(|e| io_err(path, e))?;
         Ok(buf)
     }
 
     /// Open for streaming reads (segment scans seek over data they do not need).
+    /// Only regular files are opened (O_NONBLOCK so a FIFO cannot hang the open itself;
+    /// the kind is checked on the opened descriptor, so a swap in between is caught).
     pub fn open(&self, path: &Path) -> Result<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
         let (_, host) = self.open_host(path)?;
-        fs::File::open(&host).map_err(|e| io_err(path, e))
+        let f = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+            .open(&host)
+            .map_err(|e| io_err(path, e))?;
+        let m = f.metadata().map_err(|e| io_err(path, e))?;
+        if !m.is_file() {
+            let what = if m.is_dir() { "a directory" } else { "not a regular file (FIFO, device or socket)" };
+            return Err(io_err(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}; refused")),
+            ));
+        }
+        Ok(f)
+    }
+
+    /// Like [`exists`](Self::exists), but a path that cannot be looked at (permission
+    /// denied on a directory above it) is an error, not "missing".
+    pub fn try_exists(&self, path: &Path) -> Result<bool> {
+        let (_, host) = self.open_host(path)?;
+        match fs::metadata(&host) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(nix::libc::ENOTDIR) => {
+                Ok(false)
+            }
+            Err(e) => Err(io_err(path, e)),
+        }
     }
 
     pub fn exists(&self, path: &Path) -> bool {
@@ -222,6 +266,17 @@ impl Root {
         self.group_name(gid)
             .and_then(|g| self.groups().members.get(&g).cloned())
             .is_some_and(|m| m.iter().any(|u| u == user))
+    }
+
+    /// Users in group `gid`: its /etc/group member list and every user whose primary
+    /// group it is (sorted, no duplicates).
+    pub fn group_members(&self, gid: u32) -> Vec<String> {
+        let mut out: Vec<String> =
+            self.group_name(gid).and_then(|g| self.groups().members.get(&g).cloned()).unwrap_or_default();
+        out.extend(self.users().primary_gid.iter().filter(|(_, g)| **g == gid).map(|(u, _)| u.clone()));
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Home directory of `user` from the root's /etc/passwd.

@@ -64,6 +64,7 @@ pub fn classify(raw: &str) -> RepoLocation {
 /// `scheme://user:pass@host/x` -> `scheme://user:<redacted>@host/x`, so a model or a
 /// reason never carries a password that was embedded in a repository URL.
 pub fn redact_url(url: &str) -> String {
+    let url = &redact_query(url);
     if !crate::backup::parse::argv::has_url_password(url) {
         return url.to_string();
     }
@@ -73,6 +74,28 @@ pub fn redact_url(url: &str) -> String {
     let at = rest[..end].rfind('@').unwrap_or(0);
     let colon = rest[..at].find(':').unwrap_or(at);
     format!("{head}{}:{}{}", &rest[..colon], crate::backup::secret::REDACTED, &rest[at..])
+}
+
+/// `?token=X&sig=Y` -> values of query parameters whose name looks secret redacted.
+fn redact_query(url: &str) -> String {
+    let Some(q) = url.find('?') else {
+        return url.to_string();
+    };
+    let params: Vec<String> = url[q + 1..]
+        .split('&')
+        .map(|p| match p.split_once('=') {
+            Some((k, v))
+                if !v.is_empty() && {
+                    let k = k.to_ascii_lowercase();
+                    ["pass", "secret", "token", "key", "sig", "auth", "credential"].iter().any(|w| k.contains(w))
+                } =>
+            {
+                format!("{k}={}", crate::backup::secret::REDACTED, k = k)
+            }
+            _ => p.to_string(),
+        })
+        .collect();
+    format!("{}?{}", &url[..q], params.join("&"))
 }
 
 fn remote(url: &str, scheme: &str) -> RepoLocation {
@@ -113,5 +136,12 @@ mod tests {
         assert_eq!(template_var("{{ .Env.RESTIC_PASSWORD_FILE }}").as_deref(), Some("RESTIC_PASSWORD_FILE"));
         assert_eq!(template_var("$X").as_deref(), Some("X"));
         assert_eq!(template_var("a$X"), None);
+    }
+
+    #[test]
+    fn secret_query_parameters_are_redacted() {
+        assert_eq!(redact_url("rest:https://h:8000/r?token=t0k3n-9&x=1"), "rest:https://h:8000/r?token=<redacted>&x=1");
+        assert_eq!(redact_url("azure:c:/p?sig=abc&sv=2020"), "azure:c:/p?sig=<redacted>&sv=2020");
+        assert_eq!(redact_url("s3:h/b?region=eu"), "s3:h/b?region=eu");
     }
 }

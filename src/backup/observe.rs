@@ -189,6 +189,15 @@ fn repo_findings(d: &BackupDecl, r: &DeclaredRepo, actual: &[ActualRepo]) -> Vec
                     auto_fixable: false,
                 });
             }
+            (Actual::Unknown { reason }, _) if reason.starts_with(super::probe::UNREADABLE) => out.push(Finding {
+                check: Check::RepoUnreadable,
+                severity: Severity::Medium,
+                path: path.clone(),
+                at: r.encryption.at.clone().or(r.location.at.clone()),
+                message: format!("repository {}{stanza}: {reason}", r.name),
+                remedy: "run harden as root (or as the repository's owner) so it can verify the repository's encryption".into(),
+                auto_fixable: false,
+            }),
             (Actual::Unknown { reason }, DeclaredEncryption::Off | DeclaredEncryption::Unknown) => out.push(Finding {
                 check: Check::EncryptionNotDeclared,
                 severity: if r.encryption.value == DeclaredEncryption::Off { Severity::Medium } else { Severity::Low },
@@ -241,7 +250,7 @@ fn secret_findings(root: &Root, d: &BackupDecl, policy: &Policy, checked: &mut H
                 // configs that are meant to hold no secret get a finding of their own;
                 // pgBackRest confs and env files may hold one if the file is protected
                 if matches!(d.tool, Tool::Borgmatic | Tool::Autorestic | Tool::Resticprofile)
-                    || s.key.ends_with("command")
+                    || s.key.to_ascii_lowercase().ends_with("command")
                 {
                     out.push(Finding {
                         check: Check::InlineSecret,

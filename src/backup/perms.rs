@@ -77,6 +77,31 @@ pub fn check_secret_file(root: &Root, path: &Path, policy: &Policy, why: &str, a
             true,
         ));
     }
+    // group read is allowed (pgBackRest 0640): only safe when nobody else is in the group
+    if file.mode & policy.max_mode & 0o040 != 0 {
+        let others: Vec<String> =
+            root.group_members(file.gid).into_iter().filter(|u| *u != policy.run_as && u != "root").collect();
+        if !others.is_empty() {
+            out.push(finding(
+                Check::SecretFileGroup,
+                Severity::Medium,
+                format!(
+                    "{why}: {} is readable by group {}, which has other members: {}",
+                    file.path.display(),
+                    group(file),
+                    others.join(", ")
+                ),
+                format!(
+                    "chgrp {} to a group only {} is in (or remove the others from {}), or chmod g-r {} if nothing else needs it",
+                    file.path.display(),
+                    policy.run_as,
+                    group(file),
+                    file.path.display()
+                ),
+                false,
+            ));
+        }
+    }
     match root.uid_of(&policy.run_as) {
         Some(uid) if uid != file.uid => out.push(finding(
             Check::SecretFileOwner,
@@ -94,7 +119,7 @@ pub fn check_secret_file(root: &Root, path: &Path, policy: &Policy, why: &str, a
                 policy.run_as,
                 file.path.display()
             ),
-            "set run_as to the account that runs the backup".into(),
+            "set `owner` of this entry in the profile's [[backup.*]] table to the account that runs the backup".into(),
             false,
         )),
     }

@@ -58,8 +58,24 @@ pub fn plan_cipher(root: &Root, decl: &BackupDecl, cipher: &str, policy: &Policy
             _ => None,
         };
         match stanza_state {
-            // a plain stanza: the observer reports it with the migration steps
-            Some(true) => {}
+            // a plain stanza: the profile's cipher cannot be set on it (pgBackRest could no
+            // longer read it), so the policy is a finding with the migration steps, also
+            // when require_encryption is off and the observer's finding is only a warning
+            Some(true) => out.findings.push(Finding {
+                id: "backup.pgbackrest.cipher-policy-unmet".into(),
+                message: format!(
+                    "{} already holds a stanza without a cipher; the profile requires cipher = \"{cipher}\", which cannot be set on an existing stanza",
+                    r.name
+                ),
+                location: at_of(r).map(|a| a.to_string()),
+                remedy: Some(format!(
+                    "migrate: add a new repoN (e.g. repo{n}) with repo{n}-path on a fresh directory, repo{n}-cipher-type={cipher} and repo{n}-cipher-pass in a {m:04o} {u} conf.d file, run stanza-create and a full backup to it, check restores, then retire {old} (its data stays plaintext until deleted)",
+                    n = decl.repos.len() + 1,
+                    m = policy.max_mode,
+                    u = policy.run_as,
+                    old = r.name
+                )),
+            }),
             None => {
                 out.handled.push(at_of(r));
                 out.findings.push(Finding {
@@ -72,6 +88,31 @@ pub fn plan_cipher(root: &Root, decl: &BackupDecl, cipher: &str, policy: &Policy
                     )),
                 });
             }
+            // No pass in any file: the cipher line is not written yet. pgBackRest refuses
+            // to run an encrypted repo without its pass, and once the line is there the
+            // repo looks "encrypted, pass from the environment" (a warning): the finding
+            // would vanish after apply with nothing fixed. So the finding stays until a
+            // person adds the pass; the next apply then writes the cipher line.
+            Some(false) if !pass_declared(decl, idx) => {
+                out.handled.push(at_of(r));
+                out.findings.push(Finding {
+                    id: "backup.pgbackrest.cipher-pass-missing".into(),
+                    message: format!(
+                        "{0}-cipher-pass is not set; harden sets {0}-cipher-type={1} only once a pass is in a config file (pgBackRest refuses to run an encrypted repo without it)",
+                        r.name, cipher
+                    ),
+                    location: at_of(r).map(|a| a.to_string()),
+                    remedy: Some(format!(
+                        "a person must choose the pass (harden never writes one): create {4}/{0}-cipher.conf with `[global]` and `{0}-cipher-pass=` followed by a long random pass (e.g. from `openssl rand -base64 48`), `chmod {2:04o}` and `chown {3}` it, keep a copy of the pass off this host, then run harden apply (it sets {0}-cipher-type={5}) and stanza-create; to give PGBACKREST_REPO{1}_CIPHER_PASS to the service instead, set {0}-cipher-type={5} by hand",
+                        r.name,
+                        idx,
+                        policy.max_mode,
+                        policy.run_as,
+                        decl.config.parent().unwrap_or(Path::new("/")).join("conf.d").display(),
+                        cipher
+                    )),
+                });
+            }
             Some(false) => {
                 out.handled.push(at_of(r));
                 match edit_for(root, decl, r, idx, cipher) {
@@ -79,21 +120,6 @@ pub fn plan_cipher(root: &Root, decl: &BackupDecl, cipher: &str, policy: &Policy
                         let summary =
                             format!("set {}-cipher-type={cipher} in {} (no stanza yet)", r.name, file.display());
                         out.edits.push((file, edit, summary));
-                        if !pass_declared(decl, idx) {
-                            out.findings.push(Finding {
-                                id: "backup.pgbackrest.cipher-pass-missing".into(),
-                                message: format!("{}-cipher-pass is not set; pgBackRest refuses to run an encrypted repo without it", r.name),
-                                location: at_of(r).map(|a| a.to_string()),
-                                remedy: Some(format!(
-                                    "a person must choose the pass (harden never writes one): create {4}/{0}-cipher.conf with `[global]` and `{0}-cipher-pass=` followed by a long random pass (e.g. from `openssl rand -base64 48`), `chmod {2:04o}` and `chown {3}` it, or give PGBACKREST_REPO{1}_CIPHER_PASS to the service; keep a copy of the pass off this host, then stanza-create",
-                                    r.name,
-                                    idx,
-                                    policy.max_mode,
-                                    policy.run_as,
-                                    decl.config.parent().unwrap_or(Path::new("/")).join("conf.d").display()
-                                )),
-                            });
-                        }
                     }
                     Err(why) => out.findings.push(Finding {
                         id: "backup.pgbackrest.cipher-not-editable".into(),
@@ -196,20 +222,31 @@ mod tests {
         let (out, f) = run("[global]\nrepo1-path=/r\nrepo1-cipher-type = none\nrepo1-cipher-pass=x\n", &[]);
         assert_eq!(out, "[global]\nrepo1-path=/r\nrepo1-cipher-type = aes-256-cbc\nrepo1-cipher-pass=x\n");
         assert!(f.is_empty(), "{f:?}");
-        let (out, _) = run("[global]\nrepo-path=/r\nrepo-cipher-type=none\n", &[]);
-        assert_eq!(out, "[global]\nrepo-path=/r\nrepo-cipher-type=aes-256-cbc\n");
+        let (out, _) = run("[global]\nrepo-path=/r\nrepo-cipher-type=none\nrepo-cipher-pass=x\n", &[]);
+        assert_eq!(out, "[global]\nrepo-path=/r\nrepo-cipher-type=aes-256-cbc\nrepo-cipher-pass=x\n");
         // after the repo's own line; two repos, two lines
-        let (out, f) = run("[global]\nrepo1-path=/a\nrepo2-path=/b\nlog-level-console=info\n", &[]);
+        let (out, f) = run(
+            "[global]\nrepo1-path=/a\nrepo2-path=/b\nlog-level-console=info\nrepo1-cipher-pass=x\nrepo2-cipher-pass=y\n",
+            &[],
+        );
         assert_eq!(
             out,
-            "[global]\nrepo1-path=/a\nrepo1-cipher-type=aes-256-cbc\nrepo2-path=/b\nrepo2-cipher-type=aes-256-cbc\nlog-level-console=info\n"
+            "[global]\nrepo1-path=/a\nrepo1-cipher-type=aes-256-cbc\nrepo2-path=/b\nrepo2-cipher-type=aes-256-cbc\nlog-level-console=info\nrepo1-cipher-pass=x\nrepo2-cipher-pass=y\n"
         );
+        assert!(f.is_empty(), "{f:?}");
+        // no pass in any file: no cipher line (pgBackRest would refuse to run), a finding each
+        let conf = "[global]\nrepo1-path=/a\nrepo2-path=/b\n";
+        let (out, f) = run(conf, &[]);
+        assert_eq!(out, conf);
         assert_eq!(f, ["backup.pgbackrest.cipher-pass-missing", "backup.pgbackrest.cipher-pass-missing"]);
         // default repo1 (no repo option at all): under [global]; no [global]: one at the top
-        let (out, _) = run("[main]\npg1-path=/d\n[global]\nstart-fast=y\n", &[]);
-        assert_eq!(out, "[main]\npg1-path=/d\n[global]\nrepo1-cipher-type=aes-256-cbc\nstart-fast=y\n");
-        let (out, _) = run("[main]\npg1-path=/d\n", &[]);
-        assert_eq!(out, "[global]\nrepo1-cipher-type=aes-256-cbc\n[main]\npg1-path=/d\n");
+        let (out, _) = run("[main]\npg1-path=/d\n[global]\nstart-fast=y\nrepo1-cipher-pass=x\n", &[]);
+        assert_eq!(
+            out,
+            "[main]\npg1-path=/d\n[global]\nrepo1-cipher-type=aes-256-cbc\nstart-fast=y\nrepo1-cipher-pass=x\n"
+        );
+        let (out, _) = run("[main]\npg1-path=/d\nrepo1-cipher-pass=x\n", &[]);
+        assert_eq!(out, "[global]\nrepo1-cipher-type=aes-256-cbc\n[main]\npg1-path=/d\nrepo1-cipher-pass=x\n");
     }
 
     #[test]
@@ -217,7 +254,7 @@ mod tests {
         let conf = "[global]\nrepo1-path=/r\n[main]\npg1-path=/d\n";
         let (out, f) = run(conf, &["/r/backup/main"]);
         assert_eq!(out, conf);
-        assert!(f.is_empty(), "the observer reports the plain stanza: {f:?}");
+        assert_eq!(f, ["backup.pgbackrest.cipher-policy-unmet"], "the cipher policy is unmet, with migration steps");
         let conf = "[global]\nrepo1-type=s3\nrepo1-s3-bucket=b\nrepo1-path=/p\n";
         let (out, f) = run(conf, &[]);
         assert_eq!(out, conf);

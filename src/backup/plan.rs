@@ -28,6 +28,9 @@ pub struct FileEdit {
     pub path: String,
     pub base_sha256: String,
     pub edits: Vec<LineEdit>,
+    /// Summaries of the planned changes this edit makes (reported when a later step fails).
+    #[serde(default)]
+    pub summaries: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -72,10 +75,13 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         secrets: Vec::new(),
     };
     let mut seen_findings = HashSet::new();
+    if !spec.sets().is_empty() {
+        check_id_files(&root)?;
+    }
     for c in spec.sets() {
         // A profile shared by many hosts may name a config this host lacks: a finding for
         // a person, not an error that would stop the plan of every other resource.
-        if let Some(missing) = missing_config(&root, &c) {
+        if let Some(missing) = missing_config(&root, &c)? {
             acc.findings.push(Finding {
                 id: "backup.config-missing".into(),
                 message: format!("{} does not exist on this host", missing.display()),
@@ -113,11 +119,11 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             after: redact(&after, &known),
             verbose: false,
         });
-        for s in summaries {
+        for s in &summaries {
             acc.changes.push(Change {
                 kind: ChangeKind::Change,
                 item: "backup.pgbackrest.cipher-type".into(),
-                summary: s,
+                summary: s.clone(),
                 expected: None,
                 actual: None,
             });
@@ -126,6 +132,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
             path: path.display().to_string(),
             base_sha256: sha256_hex(before.as_bytes()),
             edits,
+            summaries,
         });
     }
     actions.perms = wanted.into_fixes(&root, &mut acc.changes, &mut acc.findings);
@@ -139,14 +146,43 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
     })
 }
 
-fn missing_config(root: &Root, c: &Configured) -> Option<PathBuf> {
-    let main = c.files.first()?;
+/// The configured file this host lacks, if any. A path harden may not look at (an
+/// unreadable directory above it) is an error, not "does not exist on this host".
+fn missing_config(root: &Root, c: &Configured) -> Result<Option<PathBuf>, BackupError> {
+    let Some(main) = c.files.first() else {
+        return Ok(None);
+    };
     // pgBackRest falls back to the Debian path when the default one is missing
     let legacy = Path::new(super::parse::pgbackrest::LEGACY_CONFIG);
     let is_default = main == Path::new(super::parse::pgbackrest::DEFAULT_CONFIG);
     let pg = matches!(c.set.kind, SetKind::PgBackRest { .. });
-    let found = root.exists(main) || (pg && is_default && root.exists(legacy));
-    (!found).then(|| main.clone())
+    let found = root.try_exists(main).map_err(denied_hint)?
+        || (pg && is_default && root.try_exists(legacy).map_err(denied_hint)?);
+    Ok((!found).then(|| main.clone()))
+}
+
+/// Permission errors say what to do: harden reads backup secrets' files as root.
+fn denied_hint(e: BackupError) -> BackupError {
+    match e {
+        BackupError::Io { path, source } if source.kind() == std::io::ErrorKind::PermissionDenied => BackupError::Io {
+            path,
+            source: std::io::Error::new(source.kind(), format!("{source} (run harden as root)")),
+        },
+        e => e,
+    }
+}
+
+/// `/etc/passwd` and `/etc/group` name the owners; one harden may not read would turn
+/// every owner into "not in /etc/passwd", so it is an error (a missing one is not).
+fn check_id_files(root: &Root) -> Result<(), BackupError> {
+    for f in ["/etc/passwd", "/etc/group"] {
+        if let Err(e) = root.read_bytes(Path::new(f)) {
+            if !matches!(&e, BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound) {
+                return Err(denied_hint(e));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn plan_set(
@@ -155,7 +191,7 @@ fn plan_set(
     c: &Configured,
     obs: &Observation,
     acc: &mut Acc,
-    seen: &mut HashSet<(String, String, Option<String>)>,
+    seen: &mut HashSet<(String, String, Option<String>, String)>,
 ) {
     for d in &obs.decls {
         for s in &d.secrets {
@@ -170,7 +206,13 @@ fn plan_set(
         _ => Vec::new(),
     };
     let mut files: Vec<PathBuf> = c.files.clone();
-    files.extend(obs.decls.iter().flat_map(|d| d.files.iter()).filter(|f| !units.contains(f)).cloned());
+    files.extend(
+        obs.decls
+            .iter()
+            .flat_map(|d| d.files.iter())
+            .filter(|f| !units.contains(f) && !super::restic_set::is_drop_in_of(f, &units))
+            .cloned(),
+    );
     // Every secret file the set names, not only those with a finding today: a file two
     // sets share must be wanted by both or the owner would flip between applies.
     for s in obs.decls.iter().flat_map(|d| &d.secrets) {
@@ -205,7 +247,10 @@ fn plan_set(
         if fixable(f) || (f.check == Check::EncryptionNotDeclared && handled.contains(&f.at)) {
             continue;
         }
-        let key = (kebab(f.check), f.path.display().to_string(), f.at.as_ref().map(|a| a.to_string()));
+        // The message names the subject (repository, stanza, variable): two findings on
+        // one line about different subjects are both kept.
+        let key =
+            (kebab(f.check), f.path.display().to_string(), f.at.as_ref().map(|a| a.to_string()), f.message.clone());
         if !seen.insert(key) {
             continue;
         }
@@ -251,7 +296,10 @@ fn repo_checks(spec: &BackupSpec, c: &Configured, obs: &Observation, acc: &mut A
             // Declared encrypted but unreadable from here (remote): a warning, since no
             // local file can settle it and a finding would make `check` fail forever.
             if let (true, Actual::Unknown { reason }) = (spec.require_encryption, &a.state) {
-                if !matches!(r.declared.encryption.value, DeclaredEncryption::Off | DeclaredEncryption::Unknown) {
+                // unreadable for permissions: the observer's repo-unreadable finding
+                if !reason.starts_with(super::probe::UNREADABLE)
+                    && !matches!(r.declared.encryption.value, DeclaredEncryption::Off | DeclaredEncryption::Unknown)
+                {
                     acc.warnings.push(format!(
                         "{where_}: repository {} declares encryption; actual state unknown: {reason}",
                         r.declared.name

@@ -18,6 +18,12 @@ pub struct PermFix {
     pub to_mode: u32,
     pub from_uid: u32,
     pub to_uid: u32,
+    /// Summaries of the planned changes (chmod, chown), so apply can report which
+    /// ones it carried out when a later step fails.
+    #[serde(default)]
+    pub mode_change: Option<String>,
+    #[serde(default)]
+    pub owner_change: Option<String>,
 }
 
 /// What the sets ask of one file or directory.
@@ -99,28 +105,33 @@ impl Wants {
                     w.from_uid
                 }
             };
-            let fix = PermFix {
+            let mut fix = PermFix {
                 path,
                 from_mode: w.from_mode,
                 to_mode: w.from_mode & w.max_mode,
                 from_uid: w.from_uid,
                 to_uid,
+                mode_change: None,
+                owner_change: None,
             };
             if fix.from_mode != fix.to_mode {
+                fix.mode_change = Some(format!("chmod {:04o} {} (now {:04o})", fix.to_mode, fix.path, fix.from_mode));
                 changes.push(Change {
                     kind: ChangeKind::Change,
                     item: if w.dir { "backup.dir.mode" } else { "backup.file.mode" }.into(),
-                    summary: format!("chmod {:04o} {} (now {:04o})", fix.to_mode, fix.path, fix.from_mode),
+                    summary: fix.mode_change.clone().unwrap_or_default(),
                     expected: Some(format!("{:04o}", fix.to_mode)),
                     actual: Some(format!("{:04o}", fix.from_mode)),
                 });
             }
             if fix.from_uid != fix.to_uid {
                 let name = |u: u32| root.user_name(u).unwrap_or_else(|| format!("uid {u}"));
+                fix.owner_change =
+                    Some(format!("chown {} {} (now {})", name(fix.to_uid), fix.path, name(fix.from_uid)));
                 changes.push(Change {
                     kind: ChangeKind::Change,
                     item: "backup.file.owner".into(),
-                    summary: format!("chown {} {} (now {})", name(fix.to_uid), fix.path, name(fix.from_uid)),
+                    summary: fix.owner_change.clone().unwrap_or_default(),
                     expected: Some(name(fix.to_uid)),
                     actual: Some(name(fix.from_uid)),
                 });

@@ -20,8 +20,30 @@ pub fn load_restic(
     let mut sources: Vec<(PathBuf, Vec<EnvEntry>)> = Vec::new();
     let mut extra = Vec::new();
     let mut files: Vec<(PathBuf, Option<(PathBuf, usize)>)> = env_files.iter().map(|f| (f.clone(), None)).collect();
-    for unit_path in units {
-        let unit = parse_unit(unit_path, &root.read_to_string(unit_path)?)?;
+    let mut unit_files = Vec::new();
+    for u in units {
+        unit_files.push(u.clone());
+        unit_files.extend(drop_ins(root, u));
+    }
+    for unit_path in &unit_files {
+        // a unit this host lacks is a finding, like a missing config (profiles are shared)
+        let text = match root.read_to_string(unit_path) {
+            Ok(t) => t,
+            Err(super::error::BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                findings.push(Finding {
+                    check: Check::SecretFileMissing,
+                    severity: Severity::Medium,
+                    path: unit_path.clone(),
+                    at: None,
+                    message: format!("unit {} does not exist on this host", unit_path.display()),
+                    remedy: "install the unit, or remove it from this entry's units in the profile".into(),
+                    auto_fixable: false,
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let unit = parse_unit(unit_path, &text)?;
         for e in unit.environment.iter().filter(|e| is_secret_var(&e.key) && !e.value.is_empty()) {
             findings.push(Finding {
                 check: Check::SecretInEnvironment,
@@ -88,6 +110,42 @@ pub fn load_restic(
     }
     resolve_repository_file(root, &mut decl, &sources);
     Ok(decl)
+}
+
+/// Directories systemd reads `UNIT.d/*.conf` drop-ins from (what `systemctl edit` writes).
+pub const DROP_IN_DIRS: &[&str] =
+    &["/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"];
+
+/// Drop-ins of `unit` in systemd's order: by file name, a name in /etc hiding the same
+/// name in /run and /lib; the unit's own directory is searched as well.
+pub fn drop_ins(root: &Root, unit: &Path) -> Vec<PathBuf> {
+    let Some(name) = unit.file_name().and_then(|n| n.to_str()) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = DROP_IN_DIRS.iter().map(PathBuf::from).collect();
+    if let Some(parent) = unit.parent() {
+        if !dirs.iter().any(|d| d == parent) {
+            dirs.insert(0, parent.to_path_buf());
+        }
+    }
+    let mut by_name: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
+    for d in dirs {
+        let dir = d.join(format!("{name}.d"));
+        for n in root.list_dir(&dir).unwrap_or_default() {
+            if n.ends_with(".conf") {
+                by_name.entry(n.clone()).or_insert_with(|| dir.join(n));
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
+/// Whether `file` is a drop-in (`UNIT.d/*.conf`) of one of `units`.
+pub fn is_drop_in_of(file: &Path, units: &[&PathBuf]) -> bool {
+    let Some(dir) = file.parent().and_then(|d| d.file_name()).and_then(|n| n.to_str()) else {
+        return false;
+    };
+    units.iter().any(|u| u.file_name().and_then(|n| n.to_str()).is_some_and(|n| dir == format!("{n}.d")))
 }
 
 /// `RESTIC_REPOSITORY_FILE=PATH`: the location is the first line of PATH (read locally).

@@ -51,6 +51,10 @@ pub struct PgBackRestSpec {
 pub fn parse_mode(s: &str) -> Result<u32, String> {
     let digits = s.strip_prefix("0o").unwrap_or(s);
     match u32::from_str_radix(digits, 8) {
+        // a secret mode lets no one but owner and group read, and the group never write
+        Ok(m) if m <= 0o777 && !digits.is_empty() && m & 0o027 != 0 => Err(format!(
+            "secret_mode '{s}' would let the group write or other users read secret files: use at most \"0640\" (\"0600\" if the group does not need them)"
+        )),
         Ok(m) if m <= 0o777 && !digits.is_empty() => Ok(m),
         _ => Err(format!("secret_mode '{s}' is not an octal permission mode: write it like \"0600\" or \"0640\"")),
     }
@@ -65,6 +69,9 @@ pub fn check_path(what: &str, p: &str) -> Result<(), String> {
 }
 
 pub fn check_borg_modes(modes: &[String]) -> Result<(), String> {
+    if modes.is_empty() {
+        return Err("allowed_modes is empty, so no borg repository could pass: list the modes to allow (e.g. [\"repokey-blake2\"]) or remove the key to allow any".into());
+    }
     match modes.iter().find(|m| !BORG_MODES.contains(&m.as_str())) {
         Some(m) => Err(format!("borg mode '{m}' is not one of {}", BORG_MODES.join(", "))),
         None => Ok(()),

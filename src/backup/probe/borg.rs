@@ -32,7 +32,7 @@ pub fn mode_of(byte: u8) -> Option<(&'static str, bool)> {
 pub fn probe_borg(root: &Root, repo: &Path) -> ActualRepo {
     let config = match root.read_to_string(&repo.join("config")) {
         Ok(c) => c,
-        Err(e) => return ActualRepo::of(Actual::unknown(format!("not a readable borg repository: {e}"))),
+        Err(e) => return ActualRepo::of(super::unknown_from("not a readable borg repository", &e)),
     };
     let version = config
         .lines()
@@ -51,7 +51,7 @@ pub fn probe_borg(root: &Root, repo: &Path) -> ActualRepo {
                 "no committed manifest in the segment files (empty or damaged repository)",
             ))
         }
-        Err(e) => return ActualRepo::of(Actual::unknown(format!("cannot read segments: {e}"))),
+        Err(e) => return ActualRepo::of(super::unknown_from("cannot read segments", &e)),
     };
     let Some((mode, encrypts)) = mode_of(byte) else {
         return ActualRepo::of(Actual::unknown(format!("unknown borg key type 0x{byte:02x} in the manifest")));

@@ -8,6 +8,19 @@ use super::fsroot::Root;
 use super::model::{Engine, RepoLocation};
 use serde::Serialize;
 
+/// Start of an `Unknown` reason when file permissions kept harden from the evidence:
+/// a finding (run as root), not the "actual state unknown" warning of a remote repo.
+pub const UNREADABLE: &str = "unreadable by harden (permission denied; run harden as root)";
+
+/// `Unknown` with `what: e`, marked [`UNREADABLE`] when permissions are the reason.
+pub fn unknown_from(what: &str, e: &crate::backup::error::BackupError) -> Actual {
+    if e.is_denied() {
+        Actual::unknown(format!("{UNREADABLE}: {e}"))
+    } else {
+        Actual::unknown(format!("{what}: {e}"))
+    }
+}
+
 /// What the repository itself shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]

@@ -8,7 +8,11 @@ pub fn probe_pgbackrest(root: &Root, repo: &Path, stanzas: &[String]) -> Vec<Act
     let mut names: Vec<String> = stanzas.to_vec();
     if names.is_empty() {
         // no stanza in the config: look at what the repo holds
-        names = root.list_dir(&repo.join("backup")).unwrap_or_default();
+        match root.list_dir(&repo.join("backup")) {
+            Ok(n) => names = n,
+            Err(e) if e.is_denied() => return vec![ActualRepo::of(super::unknown_from("", &e))],
+            Err(_) => {}
+        }
     }
     if names.is_empty() {
         return vec![ActualRepo::of(Actual::unknown(format!(
@@ -31,8 +35,10 @@ fn probe_stanza(root: &Root, repo: &Path, stanza: &str) -> Actual {
     ];
     let mut seen = Vec::new();
     for f in &files {
-        let Ok(head) = root.read_prefix(f, 10) else {
-            continue;
+        let head = match root.read_prefix(f, 10) {
+            Ok(h) => h,
+            Err(e) if e.is_denied() => return super::unknown_from("", &e),
+            Err(_) => continue,
         };
         let kind = if head.starts_with(b"Salted__") {
             "encrypted"

@@ -7,7 +7,7 @@ use std::path::Path;
 pub fn probe_restic(root: &Root, repo: &Path) -> Actual {
     let config = match root.read_prefix(&repo.join("config"), 64) {
         Ok(c) => c,
-        Err(e) => return Actual::unknown(format!("not a readable restic repository: {e}")),
+        Err(e) => return super::unknown_from("not a readable restic repository", &e),
     };
     // IV(16) + ciphertext + MAC(16); a JSON or text config would mean something else
     if config.len() < 32 || config.first() == Some(&b'{') || config.iter().all(|b| b.is_ascii()) {
@@ -16,7 +16,7 @@ pub fn probe_restic(root: &Root, repo: &Path) -> Actual {
     let keys_dir = repo.join("keys");
     let names = match root.list_dir(&keys_dir) {
         Ok(n) => n,
-        Err(e) => return Actual::unknown(format!("restic keys directory unreadable: {e}")),
+        Err(e) => return super::unknown_from("restic keys directory unreadable", &e),
     };
     let mut kdfs = Vec::new();
     for n in &names {
