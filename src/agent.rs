@@ -69,21 +69,7 @@ fn run_once(sys: &System, prof: &Profile, opts: &AgentOptions, audit: &AuditLog)
     } else {
         let items: Vec<String> = plan.changes().map(|c| c.summary.clone()).collect();
         tracing::warn!(changes, findings, drift = ?items, "drift detected");
-        let recs: Vec<_> = plan
-            .resources
-            .iter()
-            .filter(|r| !r.changes.is_empty() || !r.findings.is_empty())
-            .map(|r| {
-                crate::audit::record(
-                    &prof.host.tenant,
-                    "drift.detected",
-                    &r.resource,
-                    "success",
-                    Some(format!("{} change(s)", r.changes.len())),
-                )
-            })
-            .collect();
-        if let Err(e) = audit.append(&recs) {
+        if let Err(e) = audit.append(&crate::audit::drift_records(&plan, &prof.host.tenant)) {
             tracing::error!(error = %e, "audit log");
         }
     }
@@ -100,20 +86,7 @@ fn run_once(sys: &System, prof: &Profile, opts: &AgentOptions, audit: &AuditLog)
         };
         match engine::apply(sys, &plan, prof, &aopts) {
             Ok(report) => {
-                let mut recs = Vec::new();
-                for r in &report.resources {
-                    let status = if r.failed.is_some() { "failure" } else { "success" };
-                    for c in &r.applied {
-                        recs.push(crate::audit::record(
-                            &prof.host.tenant,
-                            &crate::audit::action(c),
-                            &r.resource,
-                            status,
-                            Some(c.summary.clone()),
-                        ));
-                    }
-                }
-                let _ = audit.append(&recs);
+                let _ = audit.append(&crate::audit::apply_records(&report, &prof.host.tenant));
                 if report.failed() {
                     ok = false;
                     tracing::error!(remaining = ?report.remaining, failed = ?report.resources.iter().filter_map(|r| r.failed.clone()).collect::<Vec<_>>(), "remediation failed");

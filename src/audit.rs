@@ -207,6 +207,30 @@ pub fn action(c: &crate::plan::Change) -> String {
     format!("{}.{verb}", c.item)
 }
 
+/// One `drift.detected` record per resource that differs from the profile.
+pub fn drift_records(plan: &crate::plan::Plan, tenant: &Option<String>) -> Vec<Record> {
+    plan.resources
+        .iter()
+        .filter(|r| !r.changes.is_empty() || !r.findings.is_empty())
+        .map(|r| {
+            let d = format!("{} change(s), {} finding(s)", r.changes.len(), r.findings.len());
+            record(tenant, "drift.detected", &r.resource, "success", Some(d))
+        })
+        .collect()
+}
+
+/// One record per change apply carried out (or attempted, as a failure).
+pub fn apply_records(report: &crate::engine::ApplyReport, tenant: &Option<String>) -> Vec<Record> {
+    let mut recs = Vec::new();
+    for r in &report.resources {
+        let status = if r.failed.is_some() { "failure" } else { "success" };
+        for c in &r.applied {
+            recs.push(record(tenant, &action(c), &r.resource, status, Some(c.summary.clone())));
+        }
+    }
+    recs
+}
+
 /// A record with the common fields filled in.
 pub fn record(tenant: &Option<String>, action: &str, resource: &str, status: &str, detail: Option<String>) -> Record {
     Record {

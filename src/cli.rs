@@ -297,16 +297,7 @@ fn dispatch(
             let drift = plan.has_changes() || plan.findings().next().is_some();
             if drift {
                 // The one write check makes: a record that drift was found.
-                let recs: Vec<_> = plan
-                    .resources
-                    .iter()
-                    .filter(|r| !r.changes.is_empty() || !r.findings.is_empty())
-                    .map(|r| {
-                        let d = format!("{} change(s), {} finding(s)", r.changes.len(), r.findings.len());
-                        crate::audit::record(&prof.host.tenant, "drift.detected", &r.resource, "success", Some(d))
-                    })
-                    .collect();
-                if let Err(e) = audit.append(&recs) {
+                if let Err(e) = audit.append(&crate::audit::drift_records(&plan, &prof.host.tenant)) {
                     eprintln!("warning: {e}");
                 }
             }
@@ -361,20 +352,7 @@ fn dispatch(
             // No change without a record of it: the log must take writes first.
             let opts = ApplyOptions { audit: Some(audit), allow_lockout, force, saved: planfile.is_some() };
             let report = engine::apply(sys, &plan, &prof, &opts)?;
-            let mut recs = Vec::new();
-            for r in &report.resources {
-                let status = if r.failed.is_some() { "failure" } else { "success" };
-                for c in &r.applied {
-                    recs.push(crate::audit::record(
-                        &prof.host.tenant,
-                        &crate::audit::action(c),
-                        &r.resource,
-                        status,
-                        Some(c.summary.clone()),
-                    ));
-                }
-            }
-            if let Err(e) = audit.append(&recs) {
+            if let Err(e) = audit.append(&crate::audit::apply_records(&report, &prof.host.tenant)) {
                 eprintln!("error: {e}");
             }
             *last_plan = Some(plan.clone());

@@ -132,6 +132,14 @@ pub fn apply(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions) 
     unreachable!()
 }
 
+/// How one resource's apply ended: done (backup, notes), a file changed
+/// since the plan (path), or failed (message, changes already done, backup).
+enum Outcome {
+    Done(Option<String>, Vec<String>),
+    Stale(String),
+    Failed(String, Vec<String>, Option<String>),
+}
+
 enum Attempt {
     Done(ApplyReport),
     Stale(String),
@@ -192,75 +200,52 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
             report.resources.push(rr);
             continue;
         }
-        match &r.actions {
-            Actions::Firewall(a) => match ufw::apply::apply(
-                sys,
-                a,
-                &ufw::apply::Options { allow_lockout: opts.allow_lockout, force: opts.force },
-                &stamp,
-            ) {
-                Ok(done) => {
-                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
-                    rr.applied = r.changes.clone();
-                    rr.backup = done.backup;
-                    rr.notes = done.notes;
+        // Each resource's apply, in common terms.
+        let outcome = match &r.actions {
+            Actions::Firewall(a) => {
+                let o = ufw::apply::Options { allow_lockout: opts.allow_lockout, force: opts.force };
+                match ufw::apply::apply(sys, a, &o, &stamp) {
+                    Ok(d) => Outcome::Done(d.backup, d.notes),
+                    Err(ufw::apply::ApplyError::Stale { path, .. }) => Outcome::Stale(path),
+                    Err(e) => Outcome::Failed(e.to_string(), Vec::new(), None),
                 }
-                Err(ufw::apply::ApplyError::Stale { path, .. }) => {
-                    return Ok(Attempt::Stale(format!("{path} changed since the plan was made")));
-                }
-                Err(e) => {
-                    rr.failed = Some(e.to_string());
-                    rr.applied = r.changes.clone();
-                    report.resources.push(rr);
-                    return Ok(Attempt::Done(report));
-                }
-            },
+            }
             Actions::Backup(a) => match backup::apply::apply(sys, a, &stamp) {
-                Ok(done) => {
-                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
-                    rr.applied = r.changes.clone();
-                    rr.backup = done.backup;
-                    rr.notes = done.notes;
-                }
-                Err(e) => {
-                    // what was done before the failing step is reported (and audited) as done
-                    let (ok, rest): (Vec<_>, Vec<_>) =
-                        r.changes.iter().cloned().partition(|c| e.done.contains(&c.summary));
-                    if !ok.is_empty() {
-                        let changed = ok.iter().map(|c| c.summary.clone()).collect();
-                        let backup = e.backup.clone();
-                        report.resources.push(ResourceReport {
-                            resource: rr.resource.clone(),
-                            changed,
-                            applied: ok,
-                            backup,
-                            ..Default::default()
-                        });
-                    }
-                    rr.failed = Some(e.to_string());
-                    rr.applied = rest;
-                    report.resources.push(rr);
-                    return Ok(Attempt::Done(report));
-                }
+                Ok(d) => Outcome::Done(d.backup, d.notes),
+                // What was done before the failing step is reported (and audited) as done.
+                Err(e) => Outcome::Failed(e.to_string(), e.done.clone(), e.backup.clone()),
             },
             Actions::Caddy(a) => match caddy::apply::apply(sys, a, &stamp) {
-                Ok(done) => {
-                    rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
-                    rr.applied = r.changes.clone();
-                    rr.backup = done.backup;
-                    rr.notes = done.notes;
-                }
-                Err(caddy::apply::ApplyError::Stale { path, .. }) => {
-                    return Ok(Attempt::Stale(format!("{path} changed since the plan was made")));
-                }
-                Err(e) => {
-                    rr.failed = Some(e.to_string());
-                    rr.applied = r.changes.clone();
-                    report.resources.push(rr);
-                    return Ok(Attempt::Done(report));
-                }
+                Ok(d) => Outcome::Done(d.backup, d.notes),
+                Err(caddy::apply::ApplyError::Stale { path, .. }) => Outcome::Stale(path),
+                Err(e) => Outcome::Failed(e.to_string(), Vec::new(), None),
             },
-            Actions::None => {}
+            Actions::None => Outcome::Done(None, Vec::new()),
+        };
+        match outcome {
+            Outcome::Done(backup, notes) => {
+                rr.changed = r.changes.iter().map(|c| c.summary.clone()).collect();
+                rr.applied = r.changes.clone();
+                rr.backup = backup;
+                rr.notes = notes;
+            }
+            Outcome::Stale(path) => return Ok(Attempt::Stale(format!("{path} changed since the plan was made"))),
+            Outcome::Failed(msg, done, backup) => {
+                let (ok, rest): (Vec<_>, Vec<_>) = r.changes.iter().cloned().partition(|c| done.contains(&c.summary));
+                if !ok.is_empty() {
+                    report.resources.push(ResourceReport {
+                        resource: rr.resource.clone(),
+                        changed: ok.iter().map(|c| c.summary.clone()).collect(),
+                        applied: ok,
+                        backup,
+                        ..Default::default()
+                    });
+                }
+                rr.failed = Some(msg);
+                rr.applied = rest;
+                report.resources.push(rr);
+                return Ok(Attempt::Done(report));
+            }
         }
         report.resources.push(rr);
     }
