@@ -148,16 +148,16 @@ impl AuditLog {
         }
         let f = self.open()?;
         let mut f = Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| self.err(e.into()))?;
+        // Rotate before writing, so the records just written stay in the live log.
+        if f.metadata().map(|m| m.len()).unwrap_or(0) > self.max_bytes {
+            self.rotate()?;
+        }
         for r in records {
             let mut line = serde_json::to_string(r).map_err(|e| self.err(e.into()))?;
             line.push('\n');
             f.write_all(line.as_bytes()).map_err(|e| self.err(e))?;
         }
         f.sync_all().map_err(|e| self.err(e))?;
-        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-        if size > self.max_bytes {
-            self.rotate()?;
-        }
         Ok(())
     }
 
@@ -176,7 +176,9 @@ impl AuditLog {
             let Ok(f) = fs::File::open(&p) else { continue };
             for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
                 let ts = serde_json::from_str::<Record>(&line).ok().and_then(|r| parse_rfc3339(&r.timestamp));
-                if ts.is_some_and(|t| t >= cutoff) {
+                // A line that cannot be dated is kept: dropping it would hide
+                // corruption or tampering.
+                if ts.is_none_or(|t| t >= cutoff) {
                     kept.push(line);
                 }
             }

@@ -69,6 +69,15 @@ fn parse_dur(s: &str) -> Result<Duration, String> {
     crate::agent::parse_duration(s)
 }
 
+/// An interval between runs: at least a second.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let d = crate::agent::parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("interval '{s}' is too short: use at least 1s"));
+    }
+    Ok(d)
+}
+
 #[derive(Copy, Clone, Debug, ValueEnum, PartialEq, Eq)]
 pub enum ShowFormat {
     Toml,
@@ -126,7 +135,7 @@ pub enum Cmd {
         #[arg(long)]
         profile: PathBuf,
         /// Time between runs: 90s, 15m, 2h.
-        #[arg(long, default_value = "15m", value_parser = parse_dur)]
+        #[arg(long, default_value = "15m", value_parser = parse_interval)]
         interval: Duration,
         /// Up to this much extra wait, at random, so a fleet does not run in step.
         #[arg(long, default_value = "0s", value_parser = parse_dur)]
@@ -236,7 +245,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
     let mut sys = System::real(&cli.root);
     let audit = crate::audit::AuditLog::new(&sys, &cli.audit_log, cli.audit_retention_days, cli.audit_max_size);
-    let metrics = cli.metrics.clone();
+    // The agent writes metrics after each of its runs; it must not clear them when it stops.
+    let metrics = if matches!(cli.command, Cmd::Agent { .. }) { None } else { cli.metrics.clone() };
     let mut last_plan: Option<crate::plan::Plan> = None;
     let result = dispatch(cli, &mut sys, &style, &audit, &mut last_plan);
     if let Some(m) = metrics {
@@ -388,7 +398,9 @@ fn dispatch(
         }
         Cmd::Completions { .. } | Cmd::Man => unreachable!("handled before the root is read"),
         Cmd::InstallUnits { profile, bin, interval, jitter, remediate, metrics_file } => {
-            crate::agent::parse_duration(&interval).map_err(anyhow::Error::msg)?;
+            // The units run with / as working directory: every path absolute.
+            let metrics_file = std::path::absolute(&metrics_file)?;
+            parse_interval(&interval).map_err(anyhow::Error::msg)?;
             crate::agent::parse_duration(&jitter).map_err(anyhow::Error::msg)?;
             let prof = std::path::absolute(&profile)?;
             let bin = match bin {
@@ -403,6 +415,11 @@ fn dispatch(
                 remediate,
                 metrics_dir: metrics_file.parent().map(|d| d.display().to_string()).unwrap_or_else(|| "/".into()),
                 metrics: metrics_file.display().to_string(),
+                audit_log: cli.audit_log.clone(),
+                audit_dir: std::path::Path::new(&cli.audit_log)
+                    .parent()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_else(|| "/".into()),
             };
             // The units' Documentation= names the man page: install it too.
             let mut man = Vec::new();

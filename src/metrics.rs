@@ -16,11 +16,15 @@ pub fn render(plan: Option<&Plan>, success: bool, now: u64) -> String {
             s += &format!("harden_drift{{resource=\"{}\"}} {drift}\n", r.resource);
         }
     }
-    let (changes, findings) = plan.map(|p| (p.changes().count(), p.findings().count())).unwrap_or((0, 0));
+    // Without a plan (the run failed) the counts are unknown, not zero.
     s += "# HELP harden_changes_pending Changes that apply would make.\n# TYPE harden_changes_pending gauge\n";
-    s += &format!("harden_changes_pending {changes}\n");
+    if let Some(p) = plan {
+        s += &format!("harden_changes_pending {}\n", p.changes().count());
+    }
     s += "# HELP harden_findings Things the profile requires that need a person.\n# TYPE harden_findings gauge\n";
-    s += &format!("harden_findings {findings}\n");
+    if let Some(p) = plan {
+        s += &format!("harden_findings {}\n", p.findings().count());
+    }
     s += "# HELP harden_last_run_timestamp_seconds When harden last ran.\n# TYPE harden_last_run_timestamp_seconds gauge\n";
     s += &format!("harden_last_run_timestamp_seconds {now}\n");
     s += "# HELP harden_last_run_success Whether the last run finished without error.\n# TYPE harden_last_run_success gauge\n";

@@ -21,9 +21,48 @@ pub struct UnitParams {
     pub remediate: bool,
     pub metrics: String,
     pub metrics_dir: String,
+    pub audit_log: String,
+    pub audit_dir: String,
+}
+
+/// What the templates see: quoted words, and the writable directories with
+/// systemd's "-" (a directory that does not exist must not stop the unit).
+#[derive(Serialize)]
+struct Rendered {
+    bin: String,
+    profile: String,
+    interval: String,
+    jitter: String,
+    remediate: bool,
+    metrics: String,
+    audit_log: String,
+    metrics_rw: String,
+    audit_rw: String,
+}
+
+/// A word for ExecStart= or a path list: quoted when it has spaces or
+/// quotes, with systemd's specifier (%) and variable ($) characters escaped.
+pub fn quote(s: &str) -> String {
+    let esc = s.replace('%', "%%").replace('$', "$$");
+    if esc.chars().any(|c| c.is_whitespace() || c == '"' || c == '\'' || c == '\\') {
+        format!("\"{}\"", esc.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        esc
+    }
 }
 
 pub fn render(p: &UnitParams) -> Result<Vec<(String, String)>> {
+    let p = &Rendered {
+        bin: quote(&p.bin),
+        profile: quote(&p.profile),
+        interval: p.interval.clone(),
+        jitter: p.jitter.clone(),
+        remediate: p.remediate,
+        metrics: quote(&p.metrics),
+        audit_log: quote(&p.audit_log),
+        metrics_rw: quote(&format!("-{}", p.metrics_dir)),
+        audit_rw: quote(&format!("-{}", p.audit_dir)),
+    };
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);

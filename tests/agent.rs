@@ -135,3 +135,38 @@ fn agent_without_remediate_only_reports() {
     agent.signal("INT");
     agent.expect("SIGINT: stopping");
 }
+
+#[test]
+fn stopping_the_agent_keeps_the_last_metrics() {
+    let Some(root) = Root::new() else { return };
+    root.write("/p.toml", GOOD);
+    let m = root.file("/m.prom");
+    let mut child = Command::new(support::harden_bin())
+        .args([
+            "--root",
+            &root.path().display().to_string(),
+            "--metrics",
+            &m.display().to_string(),
+            "agent",
+            "--profile",
+            &root.file("/p.toml").display().to_string(),
+            "--interval",
+            "1s",
+        ])
+        .env_remove("SSH_CONNECTION")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !std::fs::read_to_string(&m).unwrap_or_default().contains("harden_drift{resource=\"firewall\"} 1") {
+        assert!(start.elapsed() < Duration::from_secs(20), "no metrics written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&m).unwrap();
+    assert!(
+        text.contains("harden_drift{resource=\"firewall\"} 1") && text.contains("harden_changes_pending"),
+        "{text}"
+    );
+}

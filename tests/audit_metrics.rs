@@ -1,5 +1,6 @@
 //! The audit log and the metrics file.
 mod support;
+use std::io::Write;
 use support::Root;
 
 const PROFILE: &str = "[host]\ntenant = \"12345678-9\"\n[firewall]\nenabled = true\n[[firewall.rules]]\naction = \"limit\"\nport = 22\nproto = \"tcp\"\n";
@@ -99,14 +100,30 @@ fn rotation_keeps_exactly_the_records_inside_retention() {
         r.timestamp = harden::audit::rfc3339(now - age_days * 86_400);
         recs.push(r);
     }
-    log.append(&recs).unwrap(); // over max_bytes: rotates
+    log.append(&recs).unwrap();
+    // A line that cannot be dated is kept, never silently dropped.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.path().join("log/audit.jsonl"))
+        .unwrap()
+        .write_all(b"not json\n")
+        .unwrap();
+    // The log is now over max_bytes: the next append rotates first.
+    let newest = harden::audit::record(&None, "test", "test", "success", Some("new".into()));
+    log.append(&[newest]).unwrap();
     let rotated = std::fs::read_to_string(d.path().join("log/audit.jsonl.1")).unwrap();
     let kept: Vec<String> = rotated
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["detail"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["detail"].as_str().unwrap().to_string())
+                .unwrap_or(l.to_string())
+        })
         .collect();
-    assert_eq!(kept, vec!["r2", "r3", "r4"]);
-    assert_eq!(std::fs::read_to_string(d.path().join("log/audit.jsonl")).unwrap(), "");
+    assert_eq!(kept, vec!["r2", "r3", "r4", "not json"]);
+    let live = std::fs::read_to_string(d.path().join("log/audit.jsonl")).unwrap();
+    assert_eq!(live.lines().count(), 1, "the newest record stays in the live log: {live}");
+    assert!(live.contains("\"new\""));
 }
 
 #[test]

@@ -48,3 +48,37 @@ fn rendered_units_verify() {
         assert!(v.status.success() && ours.is_empty(), "systemd-analyze verify:\n{err}");
     }
 }
+
+#[test]
+fn paths_with_spaces_are_quoted_and_short_intervals_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spaced = dir.path().join("my dir");
+    std::fs::create_dir_all(&spaced).unwrap();
+    std::fs::copy(support::project().join("profiles/base.toml"), spaced.join("base.toml")).unwrap();
+    let prof = spaced.join("base.toml");
+    let r = |extra: &[&str]| {
+        let mut a = vec![
+            "--root".to_string(),
+            root.path().display().to_string(),
+            "install-units".into(),
+            "--profile".into(),
+            prof.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        Command::new(support::harden_bin()).args(&a).output().unwrap()
+    };
+    assert!(r(&[]).status.success());
+    let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/harden-check.service")).unwrap();
+    assert!(unit.contains(&format!("--profile \"{}\"", prof.display())), "{unit}");
+    assert!(unit.contains("ReadWritePaths=-/var/log/harden"), "missing directories must not stop the unit: {unit}");
+    let out = r(&["--interval", "0s"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+    let out = Command::new(support::harden_bin())
+        .args(["agent", "--profile", "x.toml", "--interval", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too short"));
+}
