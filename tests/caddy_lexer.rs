@@ -30,7 +30,8 @@ fn lex_corpus_matches_caddy() {
             (Some(want), Ok(_)) => failures.push(format!("{name}: no error, want {want}")),
             (None, Err(e)) => failures.push(format!("{name}: unexpected error {e}")),
             (None, Ok(lexed)) => {
-                let got: Vec<(String, u64)> = lexed.tokens.iter().map(|t| (t.text.clone(), t.line as u64)).collect();
+                let got: Vec<(String, u64)> =
+                    lexed.tokens.iter().map(|t| (t.text.to_string(), t.line as u64)).collect();
                 let want: Vec<(String, u64)> = expected["tokens"]
                     .as_array()
                     .expect("tokens array")
@@ -61,14 +62,14 @@ fn trivia_and_spans_are_kept() {
     for t in &lexed.tokens {
         assert_eq!(&src[t.span.clone()], t.raw);
     }
-    assert_eq!(lexed.tokens[0].leading[0].kind, TriviaKind::Bom);
+    assert_eq!(lexed.tokens[0].trivia()[0].kind, TriviaKind::Bom);
     let header = &lexed.tokens[2];
-    assert!(header.leading.iter().any(|t| t.kind == TriviaKind::Comment && t.text == "# note"));
+    assert!(header.trivia().iter().any(|t| t.kind == TriviaKind::Comment && t.text == "# note"));
     assert_eq!(lexed.tokens[4].quote, Quote::Double);
     assert_eq!(lexed.tokens[5].quote, Quote::Backtick);
     // The continuation keeps `w` on line 3 with the rest of the directive.
     assert_eq!(lexed.tokens[5].line, 3);
-    assert!(lexed.tokens[5].leading.iter().any(|t| t.kind == TriviaKind::Continuation));
+    assert!(lexed.tokens[5].trivia().iter().any(|t| t.kind == TriviaKind::Continuation));
 }
 
 #[test]

@@ -248,11 +248,11 @@ fn named_paths(body: &[Segment]) -> HashMap<String, Vec<String>> {
         let paths = out.entry(seg.directive().to_string()).or_default();
         let args = seg.args();
         if args.first().is_some_and(|a| a.text == "path") {
-            paths.extend(args[1..].iter().map(|a| a.text.clone()));
+            paths.extend(args[1..].iter().map(|a| a.text.to_string()));
         }
         if let Some(block) = seg.block() {
             for line in block.body.iter().filter(|l| l.directive() == "path") {
-                paths.extend(line.args().iter().map(|a| a.text.clone()));
+                paths.extend(line.args().iter().map(|a| a.text.to_string()));
             }
         }
     }
@@ -262,7 +262,7 @@ fn named_paths(body: &[Segment]) -> HashMap<String, Vec<String>> {
 fn container(seg: &Segment) -> Container {
     Container {
         directive: seg.directive().to_string(),
-        matcher: seg.matcher().filter(|m| m.text != "*").map(|m| m.text.clone()),
+        matcher: seg.matcher().filter(|m| m.text != "*").map(|m| m.text.to_string()),
         location: seg.first().map_or_else(no_location, |t| t.location()),
     }
 }
@@ -276,8 +276,8 @@ fn route_key(seg: &Segment, named: &HashMap<String, Vec<String>>) -> (usize, boo
     let pos = DIRECTIVE_ORDER.iter().position(|d| *d == seg.directive()).unwrap_or(0);
     let m = seg.matcher().filter(|m| m.text != "*");
     let paths: Vec<String> = match m {
-        Some(t) if t.text.starts_with('/') => vec![t.text.clone()],
-        Some(t) => named.get(&t.text).cloned().unwrap_or_default(),
+        Some(t) if t.text.starts_with('/') => vec![t.text.to_string()],
+        Some(t) => named.get(t.text.as_str()).cloned().unwrap_or_default(),
         None => Vec::new(),
     };
     let path_len = if paths.len() == 1 { paths[0].len() } else { 0 };
@@ -394,7 +394,7 @@ fn parse_header(seg: &Segment, within: &[Container]) -> Result<Option<HeaderDire
 /// fields `{`, its lines, and `}`, which 2.6.2 then sets as literal header names.
 fn flatten_lines(body: &[Segment], out: &mut Vec<(String, Vec<String>)>) {
     for line in body {
-        let vals = line.args().iter().map(|t| t.text.clone()).collect();
+        let vals = line.args().iter().map(|t| t.text.to_string()).collect();
         out.push((line.directive().to_string(), vals));
         if let Some(block) = line.block() {
             out.push(("{".to_string(), Vec::new()));

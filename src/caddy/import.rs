@@ -236,11 +236,11 @@ impl Expander<'_> {
             if let Some(range) = variadic(&tok.text, ctx.args.len()) {
                 for arg in &ctx.args[range] {
                     let mut t = tok.clone();
-                    t.text = arg.clone();
+                    t.text = arg.as_str().into();
                     out.push(t);
                 }
             } else {
-                tok.text = replace_args(&tok.text, &ctx.args);
+                tok.text = replace_args(&tok.text, &ctx.args).into();
                 out.push(tok);
             }
         }
@@ -276,7 +276,7 @@ impl Parser<'_, '_> {
         }
         let mut args = Vec::new();
         while same_line(self) {
-            args.extend(self.bump().map(|t| t.text));
+            args.extend(self.bump().map(|t| t.text.to_string()));
         }
         let block = self.import_block()?;
         let ctx = ImportContext { blocks: block_mapping(&block), block, args };
@@ -291,7 +291,7 @@ impl Parser<'_, '_> {
                 format!("more than {MAX_IMPORTS} imports; is a snippet importing itself?"),
             ));
         }
-        let (imported, nodes) = match exp.snippets.get(&pattern) {
+        let (imported, nodes) = match exp.snippets.get(pattern.as_str()) {
             Some(tokens) => {
                 let node = tokens.first().map(|t| format!("{}:{pattern}", t.file.display())).into_iter().collect();
                 (tokens.clone(), node)
@@ -343,7 +343,7 @@ fn block_mapping(block: &[Token]) -> HashMap<String, Vec<Token>> {
     let mut map = HashMap::new();
     let mut i = 0;
     while i < block.len() {
-        let key = block[i].text.clone();
+        let key = block[i].text.to_string();
         let mut value = Vec::new();
         i += 1;
         while i < block.len() && !block[i - 1].next_is_on_new_line(&block[i]) && !block[i].is_open_brace() {

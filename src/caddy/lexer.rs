@@ -11,6 +11,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
+use compact_str::CompactString;
+
 use crate::error::Location;
 
 /// How a token was written; quoting decides whether `{` and `}` are structural.
@@ -49,17 +51,19 @@ pub struct Trivia {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     /// The value after unquoting (what Caddy's `Token.Text` holds).
-    pub text: String,
+    pub text: CompactString,
     /// The bytes of the token in the source, quotes and heredoc markers included.
-    pub raw: String,
+    pub raw: CompactString,
     /// Byte range of `raw` in the source file.
     pub span: Range<usize>,
     /// 1-based line where the token starts, counted as Caddy counts it.
     pub line: usize,
     pub quote: Quote,
     pub heredoc_marker: Option<String>,
-    /// Trivia between the previous token (or the start of the file) and this one.
-    pub leading: Vec<Trivia>,
+    /// The text between the previous token (or the start of the file) and this one: spaces,
+    /// newlines, comments, continuations. Kept whole (inline when short) so a token costs no
+    /// allocation in the common case; [`Token::trivia`] splits it into pieces.
+    pub leading: CompactString,
     /// The file the token was read from.
     pub file: Arc<Path>,
     /// Set on tokens copied out of a snippet definition, to name import-graph nodes.
@@ -70,6 +74,11 @@ pub struct Token {
 }
 
 impl Token {
+    /// The leading text split into trivia pieces, with their byte spans in the source.
+    pub fn trivia(&self) -> Vec<Trivia> {
+        split_trivia(&self.leading, self.span.start - self.leading.len())
+    }
+
     pub fn is_open_brace(&self) -> bool {
         self.quote == Quote::None && self.text == "{"
     }
@@ -95,10 +104,29 @@ impl Token {
 
     /// Whether `next` starts on a later line than this token ends.
     pub fn next_is_on_new_line(&self, next: &Token) -> bool {
-        if self.origin != next.origin || self.file != next.file {
+        self.end().next_is_on_new_line(next)
+    }
+
+    /// Where the token ends, which is all the parser keeps of the token it read last.
+    pub fn end(&self) -> TokenEnd {
+        TokenEnd { origin: self.origin, file: self.file.clone(), line: self.line + self.line_breaks() }
+    }
+}
+
+/// The end of a token: enough to tell whether the next token starts a new line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenEnd {
+    origin: u32,
+    file: Arc<Path>,
+    line: usize,
+}
+
+impl TokenEnd {
+    pub fn next_is_on_new_line(&self, next: &Token) -> bool {
+        if self.origin != next.origin || !(Arc::ptr_eq(&self.file, &next.file) || self.file == next.file) {
             return true;
         }
-        self.line + self.line_breaks() < next.line
+        self.line < next.line
     }
 }
 
@@ -115,7 +143,7 @@ impl Lexed {
     pub fn to_source(&self) -> String {
         let mut out = String::new();
         for t in &self.tokens {
-            push_trivia(&mut out, &t.leading);
+            out.push_str(&t.leading);
             out.push_str(&t.raw);
         }
         push_trivia(&mut out, &self.trailing);
@@ -171,6 +199,54 @@ pub fn substitute_env(input: &str, lookup: impl Fn(&str) -> Option<String>) -> S
     out
 }
 
+/// Splits `gap`, which starts at byte `base` of the file, into trivia pieces.
+pub(crate) fn split_trivia(gap: &str, base: usize) -> Vec<Trivia> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let bytes = gap.as_bytes();
+    while i < gap.len() {
+        let start = i;
+        let kind = if base + i == 0 && gap.starts_with('\u{feff}') {
+            i += '\u{feff}'.len_utf8();
+            TriviaKind::Bom
+        } else if bytes[i] == b'\n' {
+            i += 1;
+            TriviaKind::Newline
+        } else if bytes[i] == b'#' {
+            i = gap[i..].find('\n').map_or(gap.len(), |n| i + n);
+            // A Windows line ending's `\r` belongs with the newline, not the comment.
+            if gap[start..i].ends_with('\r') {
+                i -= 1;
+            }
+            TriviaKind::Comment
+        } else if bytes[i] == b'\\' {
+            i += 1;
+            if gap[i..].trim_start_matches('\r').starts_with('\n') {
+                TriviaKind::Continuation
+            } else {
+                TriviaKind::Other
+            }
+        } else {
+            let run: usize = gap[i..].chars().take_while(|c| c.is_whitespace() && *c != '\n').map(char::len_utf8).sum();
+            if run > 0 {
+                i += run;
+                TriviaKind::Space
+            } else {
+                // Not whitespace and not a known piece: keep it as one char.
+                i += gap[i..].chars().next().map_or(1, char::len_utf8);
+                TriviaKind::Other
+            }
+        };
+        out.push(Trivia { kind, text: gap[start..i].to_string(), span: base + start..base + i });
+    }
+    out
+}
+
+/// The offset of the next `\n` at or after `from`, or the end.
+fn memchr_newline(bytes: &[u8], from: usize) -> usize {
+    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| from + n)
+}
+
 /// Lexes one file; `file` names the tokens' origin in errors and import resolution.
 pub fn tokenize(input: &str, file: &Path) -> Result<Lexed, LexError> {
     Lexer::new(input, Arc::from(file)).run()
@@ -178,7 +254,7 @@ pub fn tokenize(input: &str, file: &Path) -> Result<Lexed, LexError> {
 
 struct Lexer<'a> {
     src: &'a str,
-    chars: Vec<(usize, char)>,
+    /// Byte offset of the next char.
     pos: usize,
     line: usize,
     skipped: usize,
@@ -193,7 +269,7 @@ fn is_marker(s: &str) -> bool {
 
 impl<'a> Lexer<'a> {
     fn new(src: &'a str, file: Arc<Path>) -> Self {
-        Lexer { src, chars: src.char_indices().collect(), pos: 0, line: 1, skipped: 0, file, gap_start: 0 }
+        Lexer { src, pos: 0, line: 1, skipped: 0, file, gap_start: 0 }
     }
 
     fn err(&self, line: usize, message: String) -> LexError {
@@ -202,71 +278,73 @@ impl<'a> Lexer<'a> {
         LexError { kind, location: Location { file: self.file.to_path_buf(), line, column: 0 }, message }
     }
 
-    fn offset(&self, idx: usize) -> usize {
-        self.chars.get(idx).map_or(self.src.len(), |c| c.0)
-    }
-
     fn run(mut self) -> Result<Lexed, LexError> {
         let mut tokens = Vec::new();
-        if self.chars.first().map(|c| c.1) == Some('\u{feff}') {
-            self.pos = 1;
+        if self.src.starts_with('\u{feff}') {
+            self.pos = '\u{feff}'.len_utf8();
         }
         while let Some(tok) = self.next_token()? {
             tokens.push(tok);
         }
-        let trailing = self.trivia(self.src.len());
+        let trailing = split_trivia(&self.src[self.gap_start..], self.gap_start);
         Ok(Lexed { tokens, trailing })
     }
 
-    /// Splits `gap_start..end` into trivia pieces.
-    fn trivia(&mut self, end: usize) -> Vec<Trivia> {
-        let mut out = Vec::new();
-        let gap = &self.src[self.gap_start..end];
-        let base = self.gap_start;
-        let mut i = 0;
-        let bytes = gap.as_bytes();
-        while i < gap.len() {
-            let start = i;
-            let kind = if base + i == 0 && gap.starts_with('\u{feff}') {
-                i += '\u{feff}'.len_utf8();
-                TriviaKind::Bom
-            } else if bytes[i] == b'\n' {
-                i += 1;
-                TriviaKind::Newline
-            } else if bytes[i] == b'#' {
-                i = gap[i..].find('\n').map_or(gap.len(), |n| i + n);
-                // A Windows line ending's `\r` belongs with the newline, not the comment.
-                if gap[start..i].ends_with('\r') {
-                    i -= 1;
-                }
-                TriviaKind::Comment
-            } else if bytes[i] == b'\\' {
-                i += 1;
-                if gap[i..].trim_start_matches('\r').starts_with('\n') {
-                    TriviaKind::Continuation
-                } else {
-                    TriviaKind::Other
-                }
-            } else {
-                let run: usize =
-                    gap[i..].chars().take_while(|c| c.is_whitespace() && *c != '\n').map(char::len_utf8).sum();
-                if run > 0 {
-                    i += run;
-                    TriviaKind::Space
-                } else {
-                    // Not whitespace and not a known piece: keep it as one char.
-                    i += gap[i..].chars().next().map_or(1, char::len_utf8);
-                    TriviaKind::Other
-                }
-            };
-            out.push(Trivia { kind, text: gap[start..i].to_string(), span: base + start..base + i });
+    /// One token. Plain tokens (ASCII, no quote, escape or heredoc) take a byte-scanning fast
+    /// path; anything else goes through the full state machine.
+    fn next_token(&mut self) -> Result<Option<Token>, LexError> {
+        self.skip_plain_trivia();
+        if let Some(tok) = self.plain_token() {
+            return Ok(Some(tok));
         }
-        self.gap_start = end;
-        out
+        self.next_token_slow()
+    }
+
+    /// Skips ASCII spaces, newlines and comments before a token, counting lines as the state
+    /// machine does; stops at anything else (including a backslash or non-ASCII space).
+    fn skip_plain_trivia(&mut self) {
+        let bytes = self.src.as_bytes();
+        while let Some(&b) = bytes.get(self.pos) {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => self.pos += 1,
+                b'\n' => {
+                    self.line += 1 + self.skipped;
+                    self.skipped = 0;
+                    self.pos += 1;
+                }
+                b'#' => self.pos = memchr_newline(bytes, self.pos),
+                _ => return,
+            }
+        }
+    }
+
+    /// A token of ASCII bytes that are not whitespace, `\`, and do not start with a quote,
+    /// backtick or `<`, ended by whitespace or the end of input: its text is its raw bytes.
+    fn plain_token(&mut self) -> Option<Token> {
+        let bytes = self.src.as_bytes();
+        let start = self.pos;
+        let first = *bytes.get(start)?;
+        if matches!(first, b'"' | b'`' | b'<' | b'\\' | b'#') || !first.is_ascii() {
+            return None;
+        }
+        let mut end = start;
+        while let Some(&b) = bytes.get(end) {
+            // Caddy drops a `\r` inside a token rather than ending it: the state machine's case.
+            if b == b'\\' || b == b'\r' || !b.is_ascii() {
+                return None;
+            }
+            if b.is_ascii_whitespace() || b == b'\x0b' {
+                break;
+            }
+            end += 1;
+        }
+        self.pos = end;
+        let text = CompactString::from(&self.src[start..end]);
+        Some(self.make(Some(start), end, text, self.line, Quote::None, None))
     }
 
     /// One token, mirroring Caddy's `lexer.next` state machine.
-    fn next_token(&mut self) -> Result<Option<Token>, LexError> {
+    fn next_token_slow(&mut self) -> Result<Option<Token>, LexError> {
         let mut val = String::new();
         let mut val_len = 0usize; // in chars, for the `<<` checks
         let (mut comment, mut quoted, mut bt_quoted) = (false, false, false);
@@ -277,7 +355,8 @@ impl<'a> Lexer<'a> {
         let mut tok_line = self.line;
 
         loop {
-            let Some(&(off, ch)) = self.chars.get(self.pos) else {
+            let off = self.pos;
+            let Some(ch) = self.src[off..].chars().next() else {
                 if quoted || bt_quoted {
                     return Err(self.err(tok_line, "unterminated quoted string; add the closing quote".to_string()));
                 }
@@ -295,8 +374,8 @@ impl<'a> Lexer<'a> {
                 }
                 return Ok(None);
             };
-            self.pos += 1;
-            let next_off = self.offset(self.pos);
+            self.pos += ch.len_utf8();
+            let next_off = self.pos;
 
             if !quoted && !bt_quoted && !in_heredoc && !heredoc_escaped && val_len > 1 && val.starts_with("<<") {
                 if ch == ' ' {
@@ -430,17 +509,17 @@ impl<'a> Lexer<'a> {
         &mut self,
         start: Option<usize>,
         end: usize,
-        text: String,
+        text: impl Into<CompactString>,
         line: usize,
         quote: Quote,
         heredoc_marker: Option<String>,
     ) -> Token {
         let start = start.unwrap_or(end);
-        let leading = self.trivia(start);
+        let leading = CompactString::from(&self.src[self.gap_start..start]);
         self.gap_start = end;
         Token {
-            text,
-            raw: self.src[start..end].to_string(),
+            text: text.into(),
+            raw: CompactString::from(&self.src[start..end]),
             span: start..end,
             line,
             quote,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::error::{ErrorKind, ParseError};
 use super::import::Expander;
-use super::lexer::{tokenize, Token};
+use super::lexer::{tokenize, Token, TokenEnd};
 use super::tree::{Block, BlockKind, Document, Item, Segment, ServerBlock};
 
 /// Parses one file without expanding imports; printing the result gives `src` back.
@@ -42,7 +42,7 @@ pub(super) struct Parser<'e, 'a> {
     /// would move the whole rest of the file for every import.
     pub(super) toks: Vec<Token>,
     /// The token read last (Caddy compares lines with it).
-    pub(super) prev: Option<Token>,
+    pub(super) prev: Option<TokenEnd>,
     pub(super) expander: Option<&'e mut Expander<'a>>,
     /// False while reading a snippet or named-route body, which Caddy keeps unexpanded.
     expanding: bool,
@@ -70,8 +70,8 @@ impl<'e, 'a> Parser<'e, 'a> {
 
     pub(super) fn bump(&mut self) -> Option<Token> {
         let t = self.toks.pop();
-        if t.is_some() {
-            self.prev.clone_from(&t);
+        if let Some(t) = &t {
+            self.prev = Some(t.end());
         }
         t
     }
@@ -258,7 +258,7 @@ impl<'e, 'a> Parser<'e, 'a> {
                     }
                 }
                 let (body, close) = self.body_until_close(&tok)?;
-                items.push(Item::Block(Block { open: tok, body, close }));
+                items.push(Item::Block(Box::new(Block { open: tok, body, close })));
             } else {
                 items.push(Item::Token(tok));
             }

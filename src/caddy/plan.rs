@@ -91,7 +91,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
     let loaded = import::load(sys.root(), Path::new(path), &env)?;
     let headers = site_headers(&loaded.blocks)?;
-    let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.clone()));
+    let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.to_string()));
     let auto_https_off =
         global_option(&loaded.blocks, "auto_https").is_some_and(|s| s.args().first().is_some_and(|t| t.text == "off"));
     let version = match spec.and_then(|s| s.version.as_ref()) {
@@ -265,7 +265,7 @@ fn touched(d: &HeaderDirective) -> BTreeSet<String> {
 
 fn indent_of(block: &ServerBlock) -> String {
     let Some(first) = block.body.first().and_then(|s| s.first()) else { return "\t".into() };
-    let text: String = first.leading.iter().map(|t| t.text.as_str()).collect();
+    let text = first.leading.as_str();
     let tail = text.rsplit('\n').next().unwrap_or("");
     if tail.is_empty() || !tail.trim().is_empty() {
         "\t".into()
@@ -290,6 +290,9 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     let mut site_edits: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     // Distinct header sets get one snippet each, named by what they are for.
     let mut snippets: Vec<(String, String)> = Vec::new();
+    // The header set of each snippet, parallel to `snippets`: sites are matched by their set,
+    // so a snippet's text is written once, not once per site.
+    let mut snippet_sets: Vec<(&BTreeMap<String, String>, &Vec<String>)> = Vec::new();
     let mut snippet_of: BTreeMap<usize, String> = BTreeMap::new();
     let base = o.sites.iter().find_map(|(_, s)| s.desired.as_ref().filter(|_| s.https && !s.overridden).cloned());
     for (idx, (_, s)) in o.sites.iter().enumerate() {
@@ -298,9 +301,9 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
             continue;
         }
         let text_for = |name: &str| edit::snippet(name, set, remove).replace('\n', nl);
-        let existing = snippets.iter().find(|(n, t)| *t == text_for(n)).map(|(n, _)| n.clone());
+        let existing = snippet_sets.iter().position(|(a, b)| *a == set && *b == remove);
         let name = match existing {
-            Some(n) => n,
+            Some(i) => snippets[i].0.clone(),
             None => {
                 let name = if !snippets.iter().any(|(n, _)| n == SNIPPET_PREFIX)
                     && base.as_ref() == Some(&(set.clone(), remove.clone()))
@@ -312,6 +315,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
                     edit::snippet_name_for(&s.addresses[0])
                 };
                 snippets.push((name.clone(), text_for(&name)));
+                snippet_sets.push((set, remove));
                 name
             }
         };
@@ -394,7 +398,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         let notes = site_edits.entry(idx).or_default();
         let keep = imports.first().filter(|seg| {
             let a = seg.args();
-            a.len() == 1 && Some(&a[0].text) == want
+            a.len() == 1 && Some(a[0].text.as_str()) == want.map(String::as_str)
         });
         for seg in &imports {
             if keep.map(|k| std::ptr::eq(*k, *seg)) != Some(true) {
@@ -423,13 +427,18 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // Headers for managed fields that harden cannot edit (snippets, imported files).
     let lines_of = |b: &ServerBlock| b.line()..=b.close.as_ref().map_or(b.line(), |c| c.line);
     let ours: Vec<_> = managed_now.iter().map(|b| lines_of(b)).collect();
+    // Sorted by line (blocks are in file order), so a line is looked up by binary search.
     let site_lines: Vec<_> = doc.blocks.iter().filter(|b| b.kind == BlockKind::Site).map(lines_of).collect();
+    let in_site_block = |line: usize| {
+        let i = site_lines.partition_point(|r| *r.start() <= line);
+        i > 0 && site_lines[i - 1].contains(&line)
+    };
     for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
         for d in &s.headers.directives {
             let in_main = d.location.file.to_string_lossy() == o.path;
             let line = d.location.line;
             // Lines in a site block of the main file were handled above; ours are ours.
-            if in_main && (ours.iter().any(|r| r.contains(&line)) || site_lines.iter().any(|r| r.contains(&line))) {
+            if in_main && (ours.iter().any(|r| r.contains(&line)) || in_site_block(line)) {
                 continue;
             }
             let hits: Vec<String> = touched(d).intersection(&s.managed).cloned().collect();
@@ -533,10 +542,8 @@ fn header_changes(s: &SiteFacts) -> Vec<Change> {
 }
 
 /// Checks that the edited file gives every selected site exactly the profile's headers.
-fn verify(o: &Observed, new_text: &str, sys: &System) -> Result<(), String> {
-    let (blocks, _) = import::expand_str(new_text, Path::new(&o.path), sys.root(), &env).map_err(|e| e.to_string())?;
-    let after = site_headers(&blocks).map_err(|e| e.to_string())?;
-    drop_later(blocks);
+fn verify(o: &Observed, blocks: &[ServerBlock]) -> Result<(), String> {
+    let after = site_headers(blocks).map_err(|e| e.to_string())?;
     if after.len() != o.sites.len() {
         return Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()));
     }
@@ -607,11 +614,15 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
     let edited = edit_file(&o, &mut rp.findings)?;
     let mut blocked = None;
     if edited.text != o.text {
-        super::parse_str(&edited.text, Path::new(&o.path)).map_err(|e| PlanError::Edit {
-            file: o.path.clone(),
-            message: format!("the edited file does not parse ({e}); this is a bug in harden"),
-        })?;
-        if let Err(e) = verify(&o, &edited.text, sys) {
+        // The file parsed and expanded before the edit, so an edit that does not is harden's bug.
+        let (blocks, _) =
+            import::expand_str(&edited.text, Path::new(&o.path), sys.root(), &env).map_err(|e| PlanError::Edit {
+                file: o.path.clone(),
+                message: format!("the edited file does not parse ({e}); this is a bug in harden"),
+            })?;
+        let checked = verify(&o, &blocks);
+        drop_later(blocks);
+        if let Err(e) = checked {
             blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", o.path));
         }
         for (idx, (_, s)) in o.sites.iter().enumerate() {

@@ -52,7 +52,7 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
     Token(Token),
-    Block(Block),
+    Block(Box<Block>),
 }
 
 /// A nested `{ ... }` block.
@@ -142,7 +142,7 @@ impl ServerBlock {
 }
 
 fn print_token(out: &mut String, t: &Token) {
-    push_trivia(out, &t.leading);
+    out.push_str(&t.leading);
     out.push_str(&t.raw);
 }
 
@@ -178,7 +178,7 @@ impl Segment {
     /// The first nested block, if the line opens one.
     pub fn block(&self) -> Option<&Block> {
         self.items.iter().find_map(|i| match i {
-            Item::Block(b) => Some(b),
+            Item::Block(b) => Some(&**b),
             Item::Token(_) => None,
         })
     }
