@@ -89,7 +89,7 @@ fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segmen
 /// Reads and interprets the Caddyfile; `spec` None means observe only (show).
 pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Option<Observed>, PlanError> {
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
-    let loaded = import::load(sys.root(), Path::new(path), &env)?;
+    let loaded = import::load(sys, Path::new(path), &env)?;
     let headers = site_headers(&loaded.blocks)?;
     let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.clone()));
     let auto_https_off =
@@ -534,7 +534,7 @@ fn header_changes(s: &SiteFacts) -> Vec<Change> {
 
 /// Checks that the edited file gives every selected site exactly the profile's headers.
 fn verify(o: &Observed, new_text: &str, sys: &System) -> Result<(), String> {
-    let (blocks, _) = import::expand_str(new_text, Path::new(&o.path), sys.root(), &env).map_err(|e| e.to_string())?;
+    let (blocks, _) = import::expand_str(new_text, Path::new(&o.path), sys, &env).map_err(|e| e.to_string())?;
     let after = site_headers(&blocks).map_err(|e| e.to_string())?;
     drop_later(blocks);
     if after.len() != o.sites.len() {
