@@ -18,11 +18,27 @@ struct Call {
     caddyfile: String,
 }
 
-/// Answers each command line with an exit status from `script` (0 when it has no entry; an
+/// A scripted answer to the first command line starting with `prefix`.
+#[derive(Clone)]
+struct Answer {
+    prefix: String,
+    status: i32,
+    stderr: String,
+    stdout: String,
+    /// Replace the Caddyfile's directory by a plain file, so writing there fails afterwards.
+    break_dir: bool,
+}
+
+fn fail(prefix: &str) -> Answer {
+    let stderr = format!("scripted failure of {prefix}");
+    Answer { prefix: prefix.into(), status: 1, stderr, stdout: String::new(), break_dir: false }
+}
+
+/// Answers each command line from `script` (exit 0 and no output when it has no entry; an
 /// entry is used once, then the next one for the same line), and records every call.
 struct Scripted {
     calls: Arc<Mutex<Vec<Call>>>,
-    script: Arc<Mutex<Vec<(String, i32)>>>,
+    script: Arc<Mutex<Vec<Answer>>>,
     caddyfile: PathBuf,
 }
 
@@ -32,12 +48,16 @@ impl Runner for Scripted {
         let caddyfile = std::fs::read_to_string(&self.caddyfile).unwrap_or_default();
         self.calls.lock().unwrap().push(Call { line: line.clone(), caddyfile });
         let mut script = self.script.lock().unwrap();
-        let status = match script.iter().position(|(l, _)| line.starts_with(l.as_str())) {
-            Some(i) => script.remove(i).1,
-            None => 0,
+        let Some(i) = script.iter().position(|a| line.starts_with(a.prefix.as_str())) else {
+            return Ok(Output { status: 0, stdout: String::new(), stderr: String::new() });
         };
-        let stderr = if status == 0 { String::new() } else { format!("scripted failure of {program}") };
-        Ok(Output { status, stdout: String::new(), stderr })
+        let a = script.remove(i);
+        if a.break_dir {
+            let dir = self.caddyfile.parent().unwrap();
+            std::fs::rename(dir, dir.with_extension("moved")).unwrap();
+            std::fs::write(dir, "not a directory").unwrap();
+        }
+        Ok(Output { status: a.status, stdout: a.stdout, stderr: a.stderr })
     }
     fn has(&self, program: &str) -> bool {
         program == "caddy" || program == "systemctl"
@@ -47,14 +67,14 @@ impl Runner for Scripted {
 struct Host {
     dir: tempfile::TempDir,
     calls: Arc<Mutex<Vec<Call>>>,
-    script: Arc<Mutex<Vec<(String, i32)>>>,
+    script: Arc<Mutex<Vec<Answer>>>,
     sys: System,
     prof: profile::Profile,
 }
 
 /// A temp root that looks live, with `caddyfile` and a profile using `reload`; `script`
-/// lists command-line prefixes that exit with the given status.
-fn host(reload: &str, caddyfile: &str, script: &[(&str, i32)]) -> Host {
+/// lists the answers that differ from success.
+fn host(reload: &str, caddyfile: &str, script: &[Answer]) -> Host {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join(CADDYFILE.trim_start_matches('/'));
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -63,7 +83,7 @@ fn host(reload: &str, caddyfile: &str, script: &[(&str, i32)]) -> Host {
     // A profile version keeps plan from asking `caddy version`.
     std::fs::write(&p, format!("[caddy]\nreload = \"{reload}\"\nversion = \"2.6.2\"\npreset = \"owasp\"\n")).unwrap();
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let script = Arc::new(Mutex::new(script.iter().map(|(l, s)| (l.to_string(), *s)).collect()));
+    let script = Arc::new(Mutex::new(script.to_vec()));
     let runner = Scripted { calls: calls.clone(), script: script.clone(), caddyfile: file };
     let sys = System::pretend_live(dir.path(), Box::new(runner));
     let prof = profile::load(&p).unwrap();
@@ -147,7 +167,7 @@ fn auto_without_admin_asks_systemd_whether_caddy_is_active() {
     assert_eq!(h.lines(), [VALIDATE, IS_ACTIVE, SYSTEMD]);
 
     // Not active under systemd: the admin API at its default address.
-    let h = host("auto", SITE, &[(IS_ACTIVE, 3)]);
+    let h = host("auto", SITE, &[Answer { status: 3, ..fail(IS_ACTIVE) }]);
     let r = h.apply();
     let c = h.caddy_report(&r);
     assert_eq!(c.failed, None, "{r:?}");
@@ -162,7 +182,7 @@ fn auto_without_admin_asks_systemd_whether_caddy_is_active() {
 fn failed_systemd_reload_restores_the_file_byte_for_byte_and_reloads_it() {
     // CRLF and no final newline: the restored bytes must be exactly these.
     let original = "example.com {\r\n\trespond hi\r\n}";
-    let h = host("systemd", original, &[(SYSTEMD, 1)]);
+    let h = host("systemd", original, &[fail(SYSTEMD)]);
     let r = h.apply();
     let c = h.caddy_report(&r);
     let failed = c.failed.as_deref().expect("the reload failure is reported");
@@ -175,7 +195,7 @@ fn failed_systemd_reload_restores_the_file_byte_for_byte_and_reloads_it() {
     assert_eq!(std::fs::read(h.dir.path().join("etc/caddy/Caddyfile")).unwrap(), original.as_bytes());
 
     // When the second reload fails as well, the error says that too.
-    let h = host("systemd", SITE, &[(SYSTEMD, 1), (SYSTEMD, 1)]);
+    let h = host("systemd", SITE, &[fail(SYSTEMD), fail(SYSTEMD)]);
     let r = h.apply();
     let failed = h.caddy_report(&r).failed.clone().expect("reported");
     assert!(failed.contains("was restored, but reloading it failed too"), "{failed}");
@@ -185,7 +205,7 @@ fn failed_systemd_reload_restores_the_file_byte_for_byte_and_reloads_it() {
 
 #[test]
 fn rejected_by_caddy_validate_is_never_written_or_reloaded() {
-    let h = host("systemd", SITE, &[("caddy validate", 1)]);
+    let h = host("systemd", SITE, &[fail("caddy validate")]);
     let r = h.apply();
     let failed = h.caddy_report(&r).failed.clone().expect("the rejection is reported");
     assert!(failed.contains("caddy rejects the edited"), "{failed}");
@@ -196,4 +216,39 @@ fn rejected_by_caddy_validate_is_never_written_or_reloaded() {
     assert_eq!(h.caddyfile(), SITE);
     assert!(!h.dir.path().join("etc/caddy/.Caddyfile.harden-candidate").exists(), "candidate left behind");
     assert!(!h.dir.path().join("var/backups/harden").exists(), "a backup was made");
+}
+
+#[test]
+fn reload_failure_without_output_ends_without_a_dangling_colon() {
+    let quiet = Answer { stderr: String::new(), ..fail(SYSTEMD) };
+    let h = host("systemd", SITE, &[quiet]);
+    let r = h.apply();
+    let failed = h.caddy_report(&r).failed.clone().expect("reported");
+    assert!(failed.starts_with("reloading caddy failed: systemctl reload caddy exited 1; the previous "), "{failed}");
+
+    // Both streams are shown, kept apart.
+    let both = Answer { stdout: "on stdout".into(), ..fail(SYSTEMD) };
+    let h = host("systemd", SITE, &[both]);
+    let r = h.apply();
+    let failed = h.caddy_report(&r).failed.clone().expect("reported");
+    assert!(
+        failed.contains("exited 1: scripted failure of systemctl reload caddy; on stdout; the previous"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn failed_restore_after_failed_reload_reports_both_and_the_backup() {
+    let h = host("systemd", SITE, &[Answer { break_dir: true, ..fail(SYSTEMD) }]);
+    let r = h.apply();
+    let c = h.caddy_report(&r);
+    let failed = c.failed.clone().expect("reported");
+    assert!(failed.starts_with("reloading caddy failed: systemctl reload caddy exited 1"), "{failed}");
+    assert!(failed.contains("restoring the previous"), "{failed}");
+    let backup = h.dir.path().join("var/backups/harden");
+    let stamp = std::fs::read_dir(&backup).unwrap().next().unwrap().unwrap().path();
+    assert!(failed.contains(&format!("it is kept in {}", stamp.display())), "{failed}");
+    assert_eq!(std::fs::read_to_string(stamp.join("etc/caddy/Caddyfile")).unwrap(), SITE);
+    // Nothing was reloaded after the failed restore.
+    assert_eq!(h.lines(), [VALIDATE, SYSTEMD]);
 }
