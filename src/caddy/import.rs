@@ -417,6 +417,8 @@ fn read_text(sys: &System, logical: &str) -> Result<String, String> {
     let bytes = match sys.read(logical) {
         Ok(Some(b)) => b,
         Ok(None) => return Err(std::io::Error::from_raw_os_error(nix::libc::ENOENT).to_string()),
+        // The error names the logical path already; the host path would only repeat it.
+        Err(SysError::Permission { .. }) => return Err("permission denied; run harden with sudo".into()),
         Err(SysError::Read { source, .. }) => return Err(source.to_string()),
         Err(e) => return Err(e.to_string()),
     };
