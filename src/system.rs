@@ -213,18 +213,10 @@ impl System {
 
     /// Names and texts of the regular files in a directory (empty if absent).
     pub fn read_dir_texts(&self, p: &str) -> Result<Vec<(String, String)>, SysError> {
-        let dir = self.path(p);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(SysError::Permission { path: dir }),
-            Err(source) => return Err(SysError::Read { path: dir, source }),
-        };
         let mut out = Vec::new();
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_file() {
-                let inner = format!("{}/{}", p.trim_end_matches('/'), name);
+        for name in self.list_dir(p)?.unwrap_or_default() {
+            let inner = format!("{}/{}", p.trim_end_matches('/'), name);
+            if self.is_file(&inner) {
                 if let Some(b) = self.read(&inner)? {
                     out.push((name, String::from_utf8_lossy(&b).into_owned()));
                 }
@@ -232,6 +224,32 @@ impl System {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// Names of the entries of an in-root directory, sorted; Ok(None) when it does not exist.
+    /// Entries are not followed: ask `is_file`/`is_dir` with the joined in-root path, so a
+    /// symlink among them resolves inside the root.
+    pub fn list_dir(&self, p: &str) -> Result<Option<Vec<String>>, SysError> {
+        let dir = self.path(p);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(SysError::Permission { path: dir }),
+            Err(source) => return Err(SysError::Read { path: dir, source }),
+        };
+        let mut names: Vec<String> = entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        Ok(Some(names))
+    }
+
+    /// An in-root path is a regular file (symlinks followed inside the root).
+    pub fn is_file(&self, p: &str) -> bool {
+        self.path(p).is_file()
+    }
+
+    /// An in-root path is a directory (symlinks followed inside the root).
+    pub fn is_dir(&self, p: &str) -> bool {
+        self.path(p).is_dir()
     }
 
     pub fn exists(&self, p: &str) -> bool {

@@ -3,6 +3,7 @@ use std::path::Path;
 
 use harden::caddy::headers::{canonical, site_headers, Matcher};
 use harden::caddy::load;
+use harden::system::System;
 
 fn write(root: &Path, logical: &str, text: &str) {
     let p = root.join(logical.trim_start_matches('/'));
@@ -15,7 +16,7 @@ fn directives_in_caddy_order_with_locations() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
     write(r, "/etc/caddy/Caddyfile", "(sec) {\n\theader {\n\t\tStrict-Transport-Security \"max-age=63072000; includeSubDomains\"\n\t\tx-content-type-options nosniff\n\t\t-Server\n\t}\n}\n\nexample.com {\n\treverse_proxy app:8080\n\theader X-Frame-Options DENY\n\timport sec\n\theader /api/* Cache-Control no-store\n\theader /api/v1/* Cache-Control private\n\t@static path /static/*\n\theader @static ?Cache-Control \"max-age=3600\"\n\thandle /admin/* {\n\t\theader X-Robots-Tag none\n\t}\n}\n");
-    let loaded = load(r, Path::new("/etc/caddy/Caddyfile"), &|_: &str| None).expect("loads");
+    let loaded = load(&System::real(r), Path::new("/etc/caddy/Caddyfile"), &|_: &str| None).expect("loads");
     let sites = site_headers(&loaded.blocks).expect("valid headers");
     assert_eq!(sites.len(), 1);
     let d = &sites[0].directives;
@@ -56,7 +57,7 @@ fn deferred_operations_run_last_in_reverse_order() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
     write(r, "/Caddyfile", ":80 {\n\theader {\n\t\tX-A first\n\t\tdefer\n\t}\n\theader {\n\t\tX-A second\n\t\tdefer\n\t}\n\theader X-A plain\n\theader ?X-B fallback\n\theader +X-C one\n\theader +X-C two\n}\n");
-    let loaded = load(r, Path::new("/Caddyfile"), &|_: &str| None).expect("loads");
+    let loaded = load(&System::real(r), Path::new("/Caddyfile"), &|_: &str| None).expect("loads");
     let sites = site_headers(&loaded.blocks).expect("valid");
     let eff = sites[0].effective();
     // The first deferred handler wraps the outermost writer, so its value is applied last.
@@ -71,14 +72,14 @@ fn header_errors_and_literal_newer_syntax() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
     write(r, "/Caddyfile", "a.com {\n\theader X y {\n\t\tZ w\n\t}\n}\n");
-    let loaded = load(r, Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
+    let loaded = load(&System::real(r), Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
     let e = site_headers(&loaded.blocks).expect_err("args and block");
     assert_eq!(e.location.line, 2);
     assert!(e.to_string().starts_with("/Caddyfile:2: cannot specify headers in both"), "{e}");
 
     // `>F` is 2.7+ syntax; 2.6.2 sets a header literally named `>F`.
     write(r, "/Caddyfile", "a.com {\n\theader >X-Frame-Options DENY\n}\n");
-    let loaded = load(r, Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
+    let loaded = load(&System::real(r), Path::new("/Caddyfile"), &|_: &str| None).expect("parses");
     let sites = site_headers(&loaded.blocks).expect("valid");
     assert!(sites[0].directives[0].handlers[0].set.contains_key(">X-Frame-Options"));
 }

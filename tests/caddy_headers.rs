@@ -9,6 +9,7 @@ use std::process::Command;
 
 use harden::caddy::headers::{site_headers, HeaderOps};
 use harden::caddy::load;
+use harden::system::System;
 use serde_json::{json, Map, Value};
 
 /// Per site host key, the headers handlers in route order, as (route has a matcher, response).
@@ -109,7 +110,7 @@ fn from_json(config: &Value) -> Handlers {
 
 /// Our handlers for the Caddyfile at `dir/Caddyfile`, per site.
 fn from_model(dir: &Path) -> Result<Handlers, String> {
-    let loaded = load(dir, Path::new("/Caddyfile"), &|_: &str| None).map_err(|e| e.to_string())?;
+    let loaded = load(&System::real(dir), Path::new("/Caddyfile"), &|_: &str| None).map_err(|e| e.to_string())?;
     let sites = site_headers(&loaded.blocks).map_err(|e| e.to_string())?;
     let mut out = Handlers::new();
     for s in sites {
@@ -123,13 +124,19 @@ fn from_model(dir: &Path) -> Result<Handlers, String> {
     Ok(out)
 }
 
-/// A temporary root holding `Caddyfile`, with `testdata` linked for the import cases.
+/// A temporary root holding `Caddyfile`, with a copy of `testdata` for the import cases (a
+/// symlink would not do: harden resolves it inside the root, as on the root's own machine).
 fn stage(caddyfile: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("Caddyfile"), caddyfile).expect("write");
     if let Some(td) = common::corpus("testdata") {
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(td, dir.path().join("testdata")).expect("symlink");
+        let copy = dir.path().join("testdata");
+        std::fs::create_dir(&copy).expect("mkdir");
+        for e in std::fs::read_dir(td).expect("testdata").flatten() {
+            if e.path().is_file() {
+                std::fs::copy(e.path(), copy.join(e.file_name())).expect("copy");
+            }
+        }
     }
     dir
 }

@@ -2,6 +2,7 @@
 use std::path::Path;
 
 use harden::caddy::{load, parse_str, ErrorKind, ServerBlock};
+use harden::system::System;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -60,7 +61,7 @@ fn snippets_files_globs_and_args() {
     write(root, "/etc/caddy/sites/b", "b.com {\n\timport sec SAMEORIGIN\n}\n");
     write(root, "/etc/caddy/sites/.swp", "garbage {\n");
     let env = |k: &str| (k == "GREETING").then(|| "hi there".to_string());
-    let loaded = load(root, Path::new("/etc/caddy/Caddyfile"), &env).expect("loads");
+    let loaded = load(&System::real(root), Path::new("/etc/caddy/Caddyfile"), &env).expect("loads");
     let got = lines(&loaded.blocks);
     let want = [
         "/etc/caddy/Caddyfile:2 header X-Frame-Options DENY",
@@ -88,7 +89,7 @@ fn snippets_files_globs_and_args() {
 fn snippet_must_be_defined_before_use() {
     let root = tempfile::tempdir().expect("tempdir");
     write(root.path(), "/Caddyfile", "a.com {\n\timport sec\n}\n(sec) {\n\theader X y\n}\n");
-    let e = load(root.path(), Path::new("/Caddyfile"), &no_env).expect_err("sec is a file name here");
+    let e = load(&System::real(root.path()), Path::new("/Caddyfile"), &no_env).expect_err("sec is a file name here");
     assert!(matches!(&e.kind, ErrorKind::ImportNotFound(p) if p == "sec"), "{e}");
     assert_eq!(e.location.line, 2);
 }
@@ -100,17 +101,17 @@ fn import_cycles_are_errors() {
     write(r, "/c/Caddyfile", "a.com {\n\timport one\n}\n");
     write(r, "/c/one", "import two\n");
     write(r, "/c/two", "header X y\nimport one\n");
-    let e = load(r, Path::new("/c/Caddyfile"), &no_env).expect_err("cycle");
+    let e = load(&System::real(r), Path::new("/c/Caddyfile"), &no_env).expect_err("cycle");
     assert!(matches!(e.kind, ErrorKind::ImportCycle { .. }), "{e}");
     assert_eq!(e.location.file, Path::new("/c/two"));
     assert_eq!(e.location.line, 2);
 
     write(r, "/s/Caddyfile", "(a) {\n\timport b\n}\n(b) {\n\timport a\n}\nx.com {\n\timport a\n}\n");
-    let e = load(r, Path::new("/s/Caddyfile"), &no_env).expect_err("snippet cycle");
+    let e = load(&System::real(r), Path::new("/s/Caddyfile"), &no_env).expect_err("snippet cycle");
     assert!(matches!(e.kind, ErrorKind::ImportCycle { .. }), "{e}");
 
     write(r, "/self/Caddyfile", "x.com {\n\timport Caddyfile\n}\n");
-    assert!(load(r, Path::new("/self/Caddyfile"), &no_env).is_err());
+    assert!(load(&System::real(r), Path::new("/self/Caddyfile"), &no_env).is_err());
 }
 
 #[test]
@@ -118,18 +119,18 @@ fn missing_files_and_empty_globs() {
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
     write(r, "/Caddyfile", "a.com {\n\timport nothing/*.conf\n\trespond ok\n}\n");
-    let loaded = load(r, Path::new("/Caddyfile"), &no_env).expect("an empty glob is fine");
+    let loaded = load(&System::real(r), Path::new("/Caddyfile"), &no_env).expect("an empty glob is fine");
     assert_eq!(lines(&loaded.blocks), ["/Caddyfile:3 respond ok"]);
     write(r, "/Caddyfile", "a.com {\n\n\timport missing.conf\n}\n");
-    let e = load(r, Path::new("/Caddyfile"), &no_env).expect_err("missing file");
+    let e = load(&System::real(r), Path::new("/Caddyfile"), &no_env).expect_err("missing file");
     assert_eq!(
         e.to_string(),
         "/Caddyfile:3: file to import not found: missing.conf; create it or correct the import path"
     );
-    let e = load(r, Path::new("/nope/Caddyfile"), &no_env).expect_err("missing main file");
+    let e = load(&System::real(r), Path::new("/nope/Caddyfile"), &no_env).expect_err("missing main file");
     assert!(matches!(e.kind, ErrorKind::Io { .. }));
     write(r, "/g", "import a*b*\n");
-    assert!(load(r, Path::new("/g"), &no_env).is_err(), "two wildcards are rejected");
+    assert!(load(&System::real(r), Path::new("/g"), &no_env).is_err(), "two wildcards are rejected");
 }
 
 #[test]
@@ -138,7 +139,7 @@ fn top_level_import_of_sites_and_block_placeholders() {
     let r = root.path();
     write(r, "/Caddyfile", "(proxy) {\n\treverse_proxy {args[0]} {\n\t\t{block}\n\t}\n}\nimport sites.caddy\n");
     write(r, "/sites.caddy", "a.com {\n\timport proxy app:8080 {\n\t\theader_up Host {host}\n\t}\n}\n");
-    let loaded = load(r, Path::new("/Caddyfile"), &no_env).expect("loads");
+    let loaded = load(&System::real(r), Path::new("/Caddyfile"), &no_env).expect("loads");
     let site = &loaded.blocks[0];
     assert_eq!(site.addresses(), ["a.com"]);
     let rp = &site.body[0];

@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use harden::caddy::{parse_str, BlockKind};
+use harden::system::System;
 
 /// The Caddyfile part of an adapt case: the text before the line of dashes.
 fn caddyfile_part(case: &str) -> &str {
@@ -159,7 +160,7 @@ fn wild_files_expand() {
             std::fs::write(root.path().join(base), common::read(&dir.join(format!("{other}.Caddyfile"))))
                 .expect("write");
         }
-        match harden::caddy::load(root.path(), Path::new("/Caddyfile"), &|_: &str| None) {
+        match harden::caddy::load(&System::real(root.path()), Path::new("/Caddyfile"), &|_: &str| None) {
             Ok(loaded) => {
                 assert_eq!(loaded.main.to_source(), src);
                 let lines = src.lines().count();

@@ -15,8 +15,10 @@ pub enum ApplyError {
     Sys(#[from] SysError),
     #[error("caddy rejects the edited {path}, so it was not written: {reason}")]
     Invalid { path: String, reason: String },
-    #[error("reloading caddy failed: {reason}; the previous {path} was restored{restored}")]
-    ReloadFailed { path: String, reason: String, restored: String },
+    /// `restore` says what became of the previous file: restored and reloaded, restored but
+    /// not reloaded, or not restored (then where the backup is).
+    #[error("reloading caddy failed: {reason}; {restore}")]
+    ReloadFailed { path: String, reason: String, restore: String },
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -69,11 +71,15 @@ fn how(sys: &System, a: &CaddyActions) -> How {
 fn run_ok(sys: &System, prog: &str, args: &[&str]) -> Result<(), String> {
     let out = sys.run(prog, args, None).map_err(|e| e.to_string())?;
     if out.ok() {
-        Ok(())
-    } else {
-        let msg = format!("{}{}", out.stderr.trim(), out.stdout.trim());
-        Err(format!("{prog} {} exited {}: {msg}", args.join(" "), out.status))
+        return Ok(());
     }
+    // Both streams, kept apart; a program that says nothing gets no dangling colon.
+    let said: Vec<&str> = [out.stderr.trim(), out.stdout.trim()].into_iter().filter(|s| !s.is_empty()).collect();
+    let mut msg = format!("{prog} {} exited {}", args.join(" "), out.status);
+    if !said.is_empty() {
+        msg = format!("{msg}: {}", said.join("; "));
+    }
+    Err(msg)
 }
 
 fn reload(sys: &System, how: &How, config: &str) -> Result<(), String> {
@@ -132,12 +138,18 @@ pub fn apply(sys: &System, a: &CaddyActions, stamp: &str) -> Result<Applied, App
         return Ok(done);
     }
     if let Err(reason) = reload(sys, &how, &host_path) {
-        sys.write_atomic(&w.path, &old, w.mode)?;
-        let restored = match reload(sys, &how, &host_path) {
-            Ok(()) => " and reloaded".to_string(),
-            Err(e) => format!(", but reloading it failed too: {e}"),
+        // A failed restore must not hide the failed reload, nor where the old file is kept.
+        let restore = match sys.write_atomic(&w.path, &old, w.mode) {
+            Err(e) => format!(
+                "restoring the previous {host_path} failed too ({e}); it is kept in {}",
+                done.backup.as_deref().unwrap_or("the backup")
+            ),
+            Ok(()) => match reload(sys, &how, &host_path) {
+                Ok(()) => format!("the previous {host_path} was restored and reloaded"),
+                Err(e) => format!("the previous {host_path} was restored, but reloading it failed too: {e}"),
+            },
         };
-        return Err(ApplyError::ReloadFailed { path: host_path, reason, restored });
+        return Err(ApplyError::ReloadFailed { path: host_path, reason, restore });
     }
     done.reloaded = true;
     done.notes.push(match how {

@@ -3,12 +3,15 @@
 //!
 //! Caddy splices imported tokens into the stream in place of the import line and keeps parsing;
 //! we do the same in the expanding parser. All paths are logical (as Caddy would see them, e.g.
-//! `/etc/caddy/Caddyfile`); the filesystem path is `root` + logical path, so tests can use a
-//! temporary directory as `/`.
+//! `/etc/caddy/Caddyfile`) and every read, listing and directory check goes through
+//! [`System`], which maps them under `--root` and resolves symlinks inside it, so an import of
+//! an absolute symlink in a test root never reads the host's file.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use crate::system::{SysError, System};
 
 use super::error::{ErrorKind, ParseError};
 use super::lexer::{substitute_env, tokenize, Token};
@@ -31,19 +34,19 @@ pub struct Loaded {
     pub blocks: Vec<ServerBlock>,
 }
 
-/// Reads `path` (a logical path; relative means relative to `/`) under `root`, with `env`
+/// Reads `path` (a logical path; relative means relative to `/`) through `sys`, with `env`
 /// for `{$VAR}` substitution, and expands its imports.
-pub fn load(root: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ParseError> {
+pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, ParseError> {
     let logical = clean(&Path::new("/").join(path).to_string_lossy());
     let file = PathBuf::from(&logical);
-    let text = read_text(root, &logical).map_err(|message| {
+    let text = read_text(sys, &logical).map_err(|message| {
         ParseError::new(
             crate::error::Location { file: file.clone(), line: 0, column: 0 },
             ErrorKind::Io { path: logical.clone(), message },
         )
     })?;
     let main = parse_str(&text, &file)?;
-    let (blocks, imported) = expand_str(&text, &file, root, env)?;
+    let (blocks, imported) = expand_str(&text, &file, sys, env)?;
     Ok(Loaded { main, imported, blocks })
 }
 
@@ -52,12 +55,12 @@ pub fn load(root: &Path, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> R
 pub fn expand_str(
     src: &str,
     file: &Path,
-    root: &Path,
+    sys: &System,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<ServerBlock>, Vec<Document>), ParseError> {
     let lexed = tokenize(&substitute_env(src, env), file)?;
     let mut exp = Expander {
-        root: root.to_path_buf(),
+        sys,
         env,
         snippets: HashMap::new(),
         edges: HashMap::new(),
@@ -72,7 +75,7 @@ pub fn expand_str(
 }
 
 pub(super) struct Expander<'a> {
-    root: PathBuf,
+    sys: &'a System,
     env: &'a dyn Fn(&str) -> Option<String>,
     snippets: HashMap<String, Vec<Token>>,
     /// Import graph: node (file, or `file:snippet`) to the nodes it imports.
@@ -152,18 +155,16 @@ impl Expander<'_> {
             ));
         }
         let wild = logical.contains(['*', '?']);
-        let matches = glob(&self.root, &logical);
+        let matches = glob(self.sys, &logical);
         if matches.is_empty() && !wild {
             return Err(err(at, ErrorKind::ImportNotFound(pattern.to_string())));
         }
         let mut tokens = Vec::new();
         for m in &matches {
-            let fs = fs_path(&self.root, m);
-            if fs.is_dir() {
+            if self.sys.is_dir(m) {
                 return Err(syntax(at, format!("could not import {m}: is a directory")));
             }
-            let text =
-                read_text(&self.root, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?;
+            let text = read_text(self.sys, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?;
             if text.trim().is_empty() {
                 continue;
             }
@@ -410,12 +411,17 @@ fn replace_args(text: &str, args: &[String]) -> String {
     out
 }
 
-fn fs_path(root: &Path, logical: &str) -> PathBuf {
-    root.join(logical.trim_start_matches('/'))
-}
-
-fn read_text(root: &Path, logical: &str) -> Result<String, String> {
-    let bytes = std::fs::read(fs_path(root, logical)).map_err(|e| e.to_string())?;
+/// The text of a logical file, or the reason it cannot be read (the OS's words, as before
+/// reads went through `System`; the permission message says to use sudo).
+fn read_text(sys: &System, logical: &str) -> Result<String, String> {
+    let bytes = match sys.read(logical) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Err(std::io::Error::from_raw_os_error(nix::libc::ENOENT).to_string()),
+        // The error names the logical path already; the host path would only repeat it.
+        Err(SysError::Permission { .. }) => return Err("permission denied; run harden with sudo".into()),
+        Err(SysError::Read { source, .. }) => return Err(source.to_string()),
+        Err(e) => return Err(e.to_string()),
+    };
     String::from_utf8(bytes).map_err(|_| "not valid UTF-8; save the file as UTF-8".to_string())
 }
 
@@ -436,20 +442,20 @@ fn clean(path: &str) -> String {
 
 /// Files matching a logical pattern with at most one `*` or `?`, sorted; like Go's
 /// `filepath.Glob`, plus Caddy's rule that a leading `*` in the last part skips dotfiles.
-fn glob(root: &Path, pattern: &str) -> Vec<String> {
+/// Like `filepath.Glob`, a directory that cannot be listed matches nothing.
+fn glob(sys: &System, pattern: &str) -> Vec<String> {
     let segs: Vec<&str> = pattern.split('/').collect();
     let Some(w) = segs.iter().position(|s| s.contains(['*', '?'])) else {
-        return if fs_path(root, pattern).exists() { vec![pattern.to_string()] } else { Vec::new() };
+        return if sys.exists(pattern) { vec![pattern.to_string()] } else { Vec::new() };
     };
     let dir = segs[..w].join("/");
-    let Ok(entries) = std::fs::read_dir(fs_path(root, &dir)) else {
+    let Ok(Some(entries)) = sys.list_dir(&dir) else {
         return Vec::new();
     };
     let tail = segs[w + 1..].join("/");
     let skip_hidden = w == segs.len() - 1 && segs[w].starts_with('*');
     let mut out: Vec<String> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .into_iter()
         .filter(|name| wildcard_match(segs[w].as_bytes(), name.as_bytes()))
         .filter(|name| !(skip_hidden && name.starts_with('.')))
         .map(|name| {
@@ -459,7 +465,7 @@ fn glob(root: &Path, pattern: &str) -> Vec<String> {
             }
             p
         })
-        .filter(|p| fs_path(root, p).exists())
+        .filter(|p| sys.exists(p))
         .collect();
     out.sort();
     out

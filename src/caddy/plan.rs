@@ -89,7 +89,7 @@ fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segmen
 /// Reads and interprets the Caddyfile; `spec` None means observe only (show).
 pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Option<Observed>, PlanError> {
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
-    let loaded = import::load(sys.root(), Path::new(path), &env)?;
+    let loaded = import::load(sys, Path::new(path), &env)?;
     let headers = site_headers(&loaded.blocks)?;
     let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.to_string()));
     let auto_https_off =
@@ -616,7 +616,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
     if edited.text != o.text {
         // The file parsed and expanded before the edit, so an edit that does not is harden's bug.
         let (blocks, _) =
-            import::expand_str(&edited.text, Path::new(&o.path), sys.root(), &env).map_err(|e| PlanError::Edit {
+            import::expand_str(&edited.text, Path::new(&o.path), sys, &env).map_err(|e| PlanError::Edit {
                 file: o.path.clone(),
                 message: format!("the edited file does not parse ({e}); this is a bug in harden"),
             })?;
