@@ -164,8 +164,26 @@ pub struct HeaderError {
 
 /// Header directives of every site in expanded server blocks (see [`super::load`]).
 pub fn site_headers(blocks: &[ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderError> {
-    let mut out = Vec::new();
-    for b in blocks.iter().filter(|b| b.kind == BlockKind::Site) {
+    let sites: Vec<&ServerBlock> = blocks.iter().filter(|b| b.kind == BlockKind::Site).collect();
+    // Sites are independent: a file of thousands of sites is split over the CPUs.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || sites.len() < 512 {
+        return headers_of(&sites);
+    }
+    let chunk = sites.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = sites.chunks(chunk).map(|c| scope.spawn(move || headers_of(c))).collect();
+        let mut out = Vec::with_capacity(sites.len());
+        for p in parts {
+            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
+        }
+        Ok(out)
+    })
+}
+
+fn headers_of(sites: &[&ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderError> {
+    let mut out = Vec::with_capacity(sites.len());
+    for b in sites {
         let named = named_paths(&b.body);
         let mut directives = collect(&b.body, &named, &[], true)?;
         for seg in b.body.iter().filter(|s| s.directive() == "handle_errors") {
@@ -377,9 +395,9 @@ fn parse_header(seg: &Segment, within: &[Container]) -> Result<Option<HeaderDire
                     "cannot specify headers in both arguments and block; move them into the block".to_string(),
                 ));
             }
-            let field = field.strip_suffix(':').unwrap_or(&field);
+            let field = field.strip_suffix(':').unwrap_or(field);
             let target = if field.starts_with('?') { &mut with_require } else { &mut main };
-            target.apply(field, vals.first().map_or("", String::as_str), vals.get(1).map(String::as_str));
+            target.apply(field, vals.first().copied().unwrap_or(""), vals.get(1).copied());
         }
     }
     let handlers: Vec<HeaderOps> = [main, with_require].into_iter().filter(|h| !h.is_empty()).collect();
@@ -392,14 +410,14 @@ fn parse_header(seg: &Segment, within: &[Container]) -> Result<Option<HeaderDire
 /// The lines of a `header` block as Caddy 2.6.2 reads them: every line is `field [value
 /// [replacement]]`, and a nested block (newer syntax such as `match { ... }`) is read as the
 /// fields `{`, its lines, and `}`, which 2.6.2 then sets as literal header names.
-fn flatten_lines(body: &[Segment], out: &mut Vec<(String, Vec<String>)>) {
+fn flatten_lines<'a>(body: &'a [Segment], out: &mut Vec<(&'a str, Vec<&'a str>)>) {
     for line in body {
-        let vals = line.args().iter().map(|t| t.text.to_string()).collect();
-        out.push((line.directive().to_string(), vals));
+        let vals = line.args().iter().map(|t| t.text.as_str()).collect();
+        out.push((line.directive(), vals));
         if let Some(block) = line.block() {
-            out.push(("{".to_string(), Vec::new()));
+            out.push(("{", Vec::new()));
             flatten_lines(&block.body, out);
-            out.push(("}".to_string(), Vec::new()));
+            out.push(("}", Vec::new()));
         }
     }
 }

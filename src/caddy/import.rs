@@ -45,8 +45,14 @@ pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
             ErrorKind::Io { path: logical.clone(), message },
         )
     })?;
-    let main = parse_str(&text, &file)?;
-    let (blocks, imported) = expand_str(&text, &file, sys, env)?;
+    // The lossless tree and the expansion are independent readings of the same text.
+    let (main, expanded) = std::thread::scope(|scope| {
+        let main = scope.spawn(|| parse_str(&text, &file));
+        let expanded = expand_str(&text, &file, sys, env);
+        (main.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), expanded)
+    });
+    let main = main?;
+    let (blocks, imported) = expanded?;
     Ok(Loaded { main, imported, blocks })
 }
 
@@ -122,6 +128,11 @@ impl Expander<'_> {
     }
 
     fn add_edge(&mut self, at: &Token, from: &str, to: &str) -> Result<(), ParseError> {
+        // An edge already in the graph was checked when it was added, and any later edge that
+        // closes a cycle through it is caught when that one is added.
+        if self.edges.get(from).is_some_and(|l| l.iter().any(|n| n == to)) {
+            return Ok(());
+        }
         if self.reaches(to, from) {
             return Err(err(at, ErrorKind::ImportCycle { from: from.to_string(), to: to.to_string() }));
         }
@@ -182,17 +193,21 @@ impl Expander<'_> {
 
     /// Copies imported tokens for one splice: fresh origins, `{args[...]}`, `{block}`.
     fn instantiate(&mut self, imported: Vec<Token>, ctx: &ImportContext, nesting: usize) -> Vec<Token> {
-        let mut origins: HashMap<u32, u32> = HashMap::new();
+        // Old origin to new; a splice has few origins, so a list beats a hash map.
+        let mut origins: Vec<(u32, u32)> = Vec::new();
         let mut out: Vec<Token> = Vec::with_capacity(imported.len());
         let (mut maybe_snippet, mut maybe_snippet_id) = (false, false);
         let mut index = 0usize;
         let mut nest = nesting as i64;
         for (i, mut tok) in imported.into_iter().enumerate() {
-            let next = &mut self.next_origin;
-            tok.origin = *origins.entry(tok.origin).or_insert_with(|| {
-                *next += 1;
-                *next
-            });
+            tok.origin = match origins.iter().find(|(old, _)| *old == tok.origin) {
+                Some(&(_, new)) => new,
+                None => {
+                    self.next_origin += 1;
+                    origins.push((tok.origin, self.next_origin));
+                    self.next_origin
+                }
+            };
             // Inside a snippet defined by a file imported at the top level, arguments are
             // left for the snippet's own imports (Caddy's rule).
             if !maybe_snippet && nest == 0 {
@@ -241,7 +256,9 @@ impl Expander<'_> {
                     out.push(t);
                 }
             } else {
-                tok.text = replace_args(&tok.text, &ctx.args).into();
+                if tok.text.contains('{') {
+                    tok.text = replace_args(&tok.text, &ctx.args).into();
+                }
                 out.push(tok);
             }
         }

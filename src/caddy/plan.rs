@@ -461,7 +461,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
     // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
     // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
-    if nl == "\n" && format::is_formatted(src) && !format::is_formatted(&text) {
+    if nl == "\n" && format::is_formatted(src) {
         text = format::format(&text);
     }
     site_edits.retain(|_, v| !v.is_empty());
