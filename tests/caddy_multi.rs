@@ -302,3 +302,26 @@ fn caddy_corpus_files_with_imports_are_edited() {
     }
     assert!(ran >= 1, "no corpus file with imports was run");
 }
+
+/// A plan may write the Caddyfile and the files it imports, nothing else (a saved plan is
+/// JSON anyone could edit).
+#[test]
+fn caddy_apply_refuses_writes_outside_the_configuration() {
+    use harden::caddy::{apply::apply, plan::CaddyActions, spec::Reload};
+    use harden::plan::FileWrite;
+    let (r, _) = setup(PROFILE, MAIN, &TENANTS);
+    r.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    let sys = harden::system::System::real(r.path());
+    let write = |path: &str| FileWrite {
+        path: path.into(),
+        content: "x\n".into(),
+        base_sha256: harden::system::sha256_hex(r.read(path).as_bytes()),
+        mode: 0o644,
+    };
+    let actions =
+        |writes| CaddyActions { caddyfile: CADDYFILE.into(), writes, reload: Reload::None, admin: None, blocked: None };
+    let err = apply(&sys, &actions(vec![write(TENANTS[0].0), write("/etc/passwd")]), "t").unwrap_err();
+    assert!(err.to_string().contains("the plan writes /etc/passwd, which is neither"), "{err}");
+    assert_eq!(r.read("/etc/passwd"), "root:x:0:0::/root:/bin/sh\n");
+    assert_eq!(r.read(TENANTS[0].0), TENANTS[0].1);
+}
