@@ -325,3 +325,37 @@ fn caddy_apply_refuses_writes_outside_the_configuration() {
     assert_eq!(r.read("/etc/passwd"), "root:x:0:0::/root:/bin/sh\n");
     assert_eq!(r.read(TENANTS[0].0), TENANTS[0].1);
 }
+
+/// Managed snippets after the import that brings in the sites would be undefined there; they
+/// move before it.
+#[test]
+fn caddy_snippets_after_an_import_move_before_it() {
+    let main = "import sites/*.caddy\n\n(harden_security_headers) {\n\theader X-Old 1\n}\n";
+    let (r, p) = setup(PROFILE, main, &TENANTS[..1]);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = r.read(CADDYFILE);
+    assert!(after.starts_with("(harden_security_headers) {\n"), "{after}");
+    assert!(after.ends_with("}\n\nimport sites/*.caddy\n") && !after.contains("X-Old"), "{after}");
+    assert_eq!(r.harden(&["plan", "--profile", &p]).code, 0);
+}
+
+/// A saved plan records the imported files it read: a tenant file changed since refuses it,
+/// an unchanged set is applied as planned.
+#[test]
+fn caddy_saved_plan_covers_imported_files() {
+    // With a profile `version`, plan writes no caddy-version cache that the saved plan would
+    // then see as created since.
+    let profile = PROFILE.replace("preset = \"owasp\"\n", "preset = \"owasp\"\nversion = \"2.6.2\"\n");
+    let (r, p) = setup(&profile, MAIN, &TENANTS);
+    let out = r.file("/profile/plan.json").display().to_string();
+    assert_eq!(r.harden(&["plan", "--profile", &p, "--out", &out]).code, 2);
+    r.write(TENANTS[1].0, &format!("{}\n", TENANTS[1].1));
+    let run = r.harden(&["apply", "--yes", &out]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("sites/b.caddy changed since"), "{run:?}");
+    r.write(TENANTS[1].0, TENANTS[1].1);
+    let run = r.harden(&["apply", "--yes", &out]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(r.read(TENANTS[2].0).contains("import harden_security_headers_odoo_example_com"));
+}
