@@ -7,11 +7,13 @@
 //! before any imported site uses them (Caddy resolves `import NAME` against the snippets
 //! defined earlier in the token stream, else takes NAME for a file); the `import` line and the
 //! removal of the user's header lines go into the imported file itself.
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::edit;
 use super::import::{self, ImportUse, Loaded, Overlay};
 use super::lexer::tokenize;
+use super::tree::{Segment, ServerBlock};
 use crate::plan::FileWrite;
 use crate::system::{SysError, System};
 
@@ -58,6 +60,26 @@ fn why_not(uses: &[ImportUse], path: &str) -> Option<String> {
         return Some(format!("{path} is imported inside a block (at {}), not as a file of sites", at()));
     }
     None
+}
+
+/// `file:line` of the first `{args[...]}` in a site's address or in one of its header lines
+/// for a managed field: text the import line fills in, which harden cannot edit as written.
+pub fn args_placeholder(site: &ServerBlock, managed: &BTreeSet<String>) -> Option<String> {
+    fn in_body(body: &[Segment], managed: &BTreeSet<String>) -> Option<String> {
+        body.iter().find_map(|seg| {
+            let hit = seg.directive() == "header"
+                && super::plan::header_fields(seg).iter().any(|(_, f)| managed.contains(f))
+                && seg.to_tokens().iter().any(|t| t.raw.contains("{args"));
+            if hit {
+                return seg.first().map(|t| t.location().to_string());
+            }
+            seg.block().and_then(|b| in_body(&b.body, managed))
+        })
+    }
+    match site.keys.iter().find(|k| k.raw.contains("{args")) {
+        Some(k) => Some(k.location().to_string()),
+        None => in_body(&site.body, managed),
+    }
 }
 
 /// The edited imported files, for the self-check's expansion.

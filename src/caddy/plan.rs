@@ -12,8 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::edit::{self, Splice, SNIPPET_PREFIX};
-use super::files::{self, env, Source};
+use super::edit::{self, end_before_cr, import_at, line_end_of, Splice, SNIPPET_PREFIX};
+use super::files::{self, args_placeholder, env, Source};
 use super::headers::{site_headers, HeaderDirective, SiteHeaders};
 use super::site::{address_is_https, parse_address, site_is_https};
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
@@ -214,7 +214,7 @@ fn is_conditional(seg: &Segment) -> bool {
 
 /// The fields a `header` segment sets, each with the line (the directive or a line of its
 /// block) that names it.
-fn header_fields(seg: &Segment) -> Vec<(&Segment, String)> {
+pub(super) fn header_fields(seg: &Segment) -> Vec<(&Segment, String)> {
     let skip = usize::from(seg.matcher().is_some());
     let mut fields: Vec<(&Segment, String)> = Vec::new();
     if let Some(f) = seg.args().get(skip) {
@@ -226,26 +226,6 @@ fn header_fields(seg: &Segment) -> Vec<(&Segment, String)> {
         }
     }
     fields
-}
-
-/// `file:line` of the first `{args[...]}` in a site's address or in one of its header lines
-/// for a managed field: text the import line fills in, which harden cannot edit as written.
-fn args_placeholder(site: &ServerBlock, managed: &BTreeSet<String>) -> Option<String> {
-    fn in_body(body: &[Segment], managed: &BTreeSet<String>) -> Option<String> {
-        body.iter().find_map(|seg| {
-            let hit = seg.directive() == "header"
-                && header_fields(seg).iter().any(|(_, f)| managed.contains(f))
-                && seg.to_tokens().iter().any(|t| t.raw.contains("{args"));
-            if hit {
-                return seg.first().map(|t| t.location().to_string());
-            }
-            seg.block().and_then(|b| in_body(&b.body, managed))
-        })
-    }
-    match site.keys.iter().find(|k| k.raw.contains("{args")) {
-        Some(k) => Some(k.location().to_string()),
-        None => in_body(&site.body, managed),
-    }
 }
 
 /// Removals of the user's unconditional header lines for managed fields in one site body;
@@ -297,15 +277,6 @@ fn conflicting_lines(
     }
 }
 
-/// Where to insert after a token: before the `\r` a CRLF line leaves at the token's end.
-fn end_before_cr(src: &str, end: usize) -> usize {
-    if src[..end].ends_with('\r') {
-        end - 1
-    } else {
-        end
-    }
-}
-
 /// Fields a header directive touches, lowercased.
 fn touched(d: &HeaderDirective) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -316,45 +287,11 @@ fn touched(d: &HeaderDirective) -> BTreeSet<String> {
     out
 }
 
-/// The indentation of a block's first line; `default` when there is none to copy.
-fn indent_of(block: &ServerBlock, default: &str) -> String {
-    let Some(first) = block.body.first().and_then(|s| s.first()) else { return default.into() };
-    let text: String = first.leading.iter().map(|t| t.text.as_str()).collect();
-    let tail = text.rsplit('\n').next().unwrap_or("");
-    if tail.is_empty() || !tail.trim().is_empty() {
-        default.into()
-    } else {
-        tail.to_string()
-    }
-}
-
 /// The files after harden's edits (per file of [`Observed::files`], None when unchanged), and
 /// per-site notes of what changed.
 struct Edited {
     texts: Vec<Option<String>>,
     site_edits: BTreeMap<usize, Vec<String>>,
-}
-
-/// The line ends a file uses; new lines follow them (CRLF files stay CRLF).
-fn line_end_of(src: &str) -> &'static str {
-    if src.contains("\r\n") {
-        "\r\n"
-    } else {
-        "\n"
-    }
-}
-
-/// Where an `import` line goes: after the site's `{`, or, in the brace-less single-site form,
-/// at the end of the address line (a comment there stays with the address).
-fn import_at(src: &str, m: &ServerBlock) -> (usize, String) {
-    match (&m.open, m.keys.last()) {
-        (Some(open), _) => (end_before_cr(src, open.span.end), indent_of(m, "\t")),
-        (None, Some(k)) => {
-            let eol = src[k.span.end..].find('\n').map_or(src.len(), |i| k.span.end + i);
-            (end_before_cr(src, eol), indent_of(m, ""))
-        }
-        (None, None) => (0, String::new()),
-    }
 }
 
 fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanError> {
