@@ -230,7 +230,7 @@ fn caddy_failed_write_or_reload_restores_every_file() {
     let run = r.harden_env(&["apply", "--yes", "--profile", &p], &[("HARDEN_TEST_FAIL_CADDY_WRITE", TENANTS[2].0)]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("sites/c.caddy failed"), "{run:?}");
-    assert!(run.stderr.contains("the 3 file(s) written before were restored"), "{run:?}");
+    assert!(run.stderr.contains("the previous contents of the 3 file(s) written were restored"), "{run:?}");
     assert_eq!(originals(&r), before, "files not restored byte for byte");
 
     // No caddy listens at this admin address, so the reload fails after all writes.
@@ -241,7 +241,11 @@ fn caddy_failed_write_or_reload_restores_every_file() {
     let run = r.harden(&["apply", "--yes", "--profile", &p]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("reloading caddy failed"), "{run:?}");
-    assert!(run.stderr.contains("the 4 file(s) written before were restored"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the previous contents of the 4 file(s) written were restored, but reloading them failed too"),
+        "{run:?}"
+    );
     assert_eq!(originals(&r), before, "files not restored byte for byte");
 }
 

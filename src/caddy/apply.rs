@@ -17,7 +17,7 @@ pub enum ApplyError {
     Sys(#[from] SysError),
     #[error("caddy rejects the edited {path}, so it was not written: {reason}")]
     Invalid { path: String, reason: String },
-    #[error("reloading caddy failed: {reason}; the previous files of {path} were put back{restored}")]
+    #[error("reloading caddy failed ({path}): {reason}; {restored}")]
     ReloadFailed { path: String, reason: String, restored: String },
     #[error("writing {path} failed: {reason}; {restored}")]
     WriteFailed { path: String, reason: String, restored: String },
@@ -122,7 +122,7 @@ fn restore(sys: &System, writes: &[FileWrite], old: &[Vec<u8>]) -> String {
         .collect();
     match (writes.len(), failed.is_empty()) {
         (0, _) => "no file had been written".into(),
-        (n, true) => format!("the {n} file(s) written before were restored"),
+        (n, true) => format!("the previous contents of the {n} file(s) written were restored"),
         (_, false) => format!("restoring failed: {}", failed.join("; ")),
     }
 }
@@ -193,10 +193,10 @@ pub fn apply(sys: &System, a: &CaddyActions, stamp: &str) -> Result<Applied, App
     }
     if let Err(reason) = reload(sys, &how, &host_path) {
         // All files go back, then caddy loads them once more.
-        let mut restored = restore(sys, &a.writes, &old);
-        restored = match reload(sys, &how, &host_path) {
-            Ok(()) => format!(" ({restored}) and reloaded"),
-            Err(e) => format!(" ({restored}), but reloading them failed too: {e}"),
+        let restored = restore(sys, &a.writes, &old);
+        let restored = match reload(sys, &how, &host_path) {
+            Ok(()) => format!("{restored} and reloaded"),
+            Err(e) => format!("{restored}, but reloading them failed too: {e}"),
         };
         return Err(ApplyError::ReloadFailed { path: host_path, reason, restored });
     }
