@@ -8,21 +8,11 @@ mod common;
 
 use std::process::Command;
 
-use caddy_support::{caddy_env, caddy_installed, without_headers, Root, CADDYFILE};
+use caddy_support::{
+    adapt, caddy_env, caddy_installed, check_profile_headers, deferred_handlers, without_headers, Root, CADDYFILE,
+};
 
 const PROFILE: &str = "[caddy]\nreload = \"none\"\npreset = \"owasp\"\n";
-
-fn adapt(r: &Root, file: &std::path::Path) -> Option<(serde_json::Value, String)> {
-    let out = Command::new("caddy")
-        .args(["adapt", "--config", &file.display().to_string(), "--adapter", "caddyfile"])
-        .envs(caddy_env(r.path()))
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        return None;
-    }
-    Some((serde_json::from_slice(&out.stdout).ok()?, String::from_utf8_lossy(&out.stderr).into()))
-}
 
 #[test]
 fn caddy_corpus_edits_change_only_header_handlers() {
@@ -107,49 +97,7 @@ fn caddy_corpus_edits_change_only_header_handlers() {
             failures.push(format!("{name}: second plan not empty: {again:?}"));
         }
     }
-    // Brace-less single-site files are findings, not edits (see src/caddy/README.md).
     println!("{edited} edited, {skipped} skipped (caddy 2.6.2 cannot adapt or validate them as they are)");
     assert!(edited >= 40, "only {edited} corpus files were edited");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
-}
-
-/// Every `headers` handler with `response.deferred` and a `set` of X-Content-Type-Options (ours).
-fn deferred_handlers(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            let resp = m.get("response");
-            let ours = m.get("handler").and_then(|h| h.as_str()) == Some("headers")
-                && resp.and_then(|r| r.get("deferred")) == Some(&serde_json::Value::Bool(true))
-                && resp.and_then(|r| r.get("set")).and_then(|s| s.get("X-Content-Type-Options")).is_some();
-            if ours {
-                out.push(resp.cloned().unwrap_or_default());
-            }
-            m.values().for_each(|x| deferred_handlers(x, out));
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| deferred_handlers(x, out)),
-        _ => {}
-    }
-}
-
-fn check_profile_headers(resp: &serde_json::Value) -> Result<(), String> {
-    let (preset, removes) = harden::caddy::spec::preset("owasp").unwrap();
-    let set = resp["set"].as_object().ok_or("no set")?;
-    for (k, v) in &preset {
-        let got = set.get(*k).cloned();
-        let hsts = *k == harden::caddy::spec::HSTS;
-        if got.is_none() && hsts {
-            continue; // a plain-HTTP site
-        }
-        if got != Some(serde_json::json!([v])) {
-            return Err(format!("{k} is {got:?} in adapt output, not [{v:?}]"));
-        }
-    }
-    if set.len() > preset.len() {
-        return Err(format!("extra headers in {set:?}"));
-    }
-    let deleted: Vec<&str> = resp["delete"].as_array().ok_or("no delete")?.iter().filter_map(|d| d.as_str()).collect();
-    if deleted != removes {
-        return Err(format!("deletes {deleted:?}, not {removes:?}"));
-    }
-    Ok(())
 }

@@ -101,7 +101,11 @@ impl Host {
     }
     /// The command lines run so far (validate's candidate path shortened to `CANDIDATE`).
     fn lines(&self) -> Vec<String> {
-        let cand = self.dir.path().join("etc/caddy/.Caddyfile.harden-candidate").display().to_string();
+        // The candidate tree is `.harden-candidate-PID/` beside the Caddyfile, holding the
+        // configuration at its logical paths.
+        let cand =
+            self.dir.path().join(format!("etc/caddy/.harden-candidate-{}/etc/caddy/Caddyfile", std::process::id()));
+        let cand = cand.display().to_string();
         let file = self.dir.path().join("etc/caddy/Caddyfile").display().to_string();
         let calls = self.calls.lock().unwrap();
         calls.iter().map(|c| c.line.replace(&cand, "CANDIDATE").replace(&file, "CADDYFILE")).collect()
@@ -210,11 +214,17 @@ fn rejected_by_caddy_validate_is_never_written_or_reloaded() {
     let failed = h.caddy_report(&r).failed.clone().expect("the rejection is reported");
     assert!(failed.contains("caddy rejects the edited"), "{failed}");
     assert!(failed.contains("scripted failure of caddy"), "{failed}");
-    // The candidate, then the current file (to tell harden's edit from a broken setup).
-    assert_eq!(h.lines(), [VALIDATE, "caddy validate --config CADDYFILE --adapter caddyfile"]);
+    // The candidate, then the current files in an unedited candidate tree (to tell harden's
+    // edit from a broken setup, with absolute imports kept inside the root).
+    assert_eq!(h.lines(), [VALIDATE, VALIDATE]);
     assert!(h.calls().iter().all(|c| c.caddyfile == SITE), "the Caddyfile changed before validation");
     assert_eq!(h.caddyfile(), SITE);
-    assert!(!h.dir.path().join("etc/caddy/.Caddyfile.harden-candidate").exists(), "candidate left behind");
+    let left: Vec<_> = std::fs::read_dir(h.dir.path().join("etc/caddy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("harden-candidate"))
+        .collect();
+    assert!(left.is_empty(), "candidate left behind: {left:?}");
     assert!(!h.dir.path().join("var/backups/harden").exists(), "a backup was made");
 }
 

@@ -123,26 +123,6 @@ fn braceless_single_site() {
     assert_eq!(doc.blocks[0].body[0].args()[0].text, "hi");
 }
 
-/// Other wild files from the same repository directory as `name`, with their original file
-/// names, from `MANIFEST.tsv` (name, repo, commit, path).
-fn companions(dir: &Path, name: &str) -> Vec<(String, String)> {
-    let manifest = common::read(&dir.join("MANIFEST.tsv"));
-    let rows: Vec<Vec<&str>> =
-        manifest.lines().map(|l| l.split('\t').collect()).filter(|r: &Vec<&str>| r.len() >= 4).collect();
-    let parent = |p: &str| p.rsplit_once('/').map_or(String::new(), |(d, _)| d.to_string());
-    let Some(me) = rows.iter().find(|r| r[0].strip_suffix(".Caddyfile") == Some(name)) else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter(|r| r[0] != me[0] && r[1] == me[1] && parent(r[3]) == parent(me[3]))
-        .filter_map(|r| {
-            let stem = r[0].strip_suffix(".Caddyfile")?.to_string();
-            let base = r[3].rsplit('/').next()?.to_string();
-            Some((stem, base))
-        })
-        .collect()
-}
-
 /// The meaning side: every wild file also expands (env empty, imports resolved), and the
 /// expanded tokens still point at the file's lines.
 #[test]
@@ -156,7 +136,7 @@ fn wild_files_expand() {
         let root = tempfile::tempdir().expect("tempdir");
         std::fs::write(root.path().join("Caddyfile"), &src).expect("write");
         // Files from the same repository directory are importable under their own names.
-        for (other, base) in companions(&dir, &name) {
+        for (other, base) in common::companions(&dir, &name) {
             std::fs::write(root.path().join(base), common::read(&dir.join(format!("{other}.Caddyfile"))))
                 .expect("write");
         }

@@ -1,8 +1,10 @@
-//! Carry out a Caddy plan: let caddy validate the new file before anything is replaced, keep a
-//! copy of the old one, write atomically, reload, and put the old file back (and reload it)
-//! when the reload fails.
+//! Carry out a Caddy plan: let caddy validate all new files together before anything is
+//! replaced, keep a copy of the old ones, write each atomically, reload once, and put all old
+//! files back (and reload them) when the reload fails.
+use super::files::{closure, Candidate};
 use super::plan::CaddyActions;
 use super::spec::Reload;
+use crate::plan::FileWrite;
 use crate::system::{SysError, System};
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,8 @@ pub enum ApplyError {
     /// not reloaded, or not restored (then where the backup is).
     #[error("reloading caddy failed: {reason}; {restore}")]
     ReloadFailed { path: String, reason: String, restore: String },
+    #[error("writing {path} failed: {reason}; {restored}")]
+    WriteFailed { path: String, reason: String, restored: String },
 }
 
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -92,11 +96,66 @@ fn reload(sys: &System, how: &How, config: &str) -> Result<(), String> {
     }
 }
 
-/// The candidate file next to the Caddyfile, so its relative imports resolve the same; the
-/// leading dot keeps it out of `import *` globs.
-fn candidate_path(path: &str) -> String {
-    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-    format!("{dir}/.{name}.harden-candidate")
+/// Writes the planned files one by one; when file k fails, files 0..k get their old contents
+/// back. Returns the error and what the restore said.
+fn write_all(sys: &System, a: &CaddyActions, old: &[Vec<u8>]) -> Result<(), ApplyError> {
+    for (k, w) in a.writes.iter().enumerate() {
+        let result = match std::env::var("HARDEN_TEST_FAIL_CADDY_WRITE") {
+            // Test seam: a write that fails between files (root ignores read-only modes).
+            Ok(p) if p == w.path => {
+                Err(SysError::Write { path: sys.path(&w.path), source: std::io::Error::other("test seam") })
+            }
+            _ => sys.write_atomic(&w.path, w.content.as_bytes(), w.mode),
+        };
+        if let Err(e) = result {
+            let restored = restore(sys, &a.writes[..k], old).unwrap_or_else(|e| e);
+            return Err(ApplyError::WriteFailed {
+                path: sys.path(&w.path).display().to_string(),
+                reason: e.to_string(),
+                restored,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Puts back the old contents of `writes`: what was restored, or what could not be.
+fn restore(sys: &System, writes: &[FileWrite], old: &[Vec<u8>]) -> Result<String, String> {
+    let failed: Vec<String> = writes
+        .iter()
+        .zip(old)
+        .filter_map(|(w, o)| sys.write_atomic(&w.path, o, w.mode).err().map(|e| e.to_string()))
+        .collect();
+    let what = match writes {
+        [w] => format!("the previous {}", sys.path(&w.path).display()),
+        _ => format!("the previous contents of the {} file(s) written", writes.len()),
+    };
+    match (writes.len(), failed.is_empty()) {
+        (0, _) => Ok("no file had been written".into()),
+        (1, true) => Ok(format!("{what} was restored")),
+        (_, true) => Ok(format!("{what} were restored")),
+        (_, false) => Err(format!("restoring {what} failed too ({})", failed.join("; "))),
+    }
+}
+
+/// `caddy validate` of all the new contents together (see [`Candidate`] for the layout).
+fn validate(sys: &System, a: &CaddyActions, files: &[String]) -> Result<(), ApplyError> {
+    let host_path = sys.path(&a.caddyfile).display().to_string();
+    let cand = Candidate::write(sys, &a.caddyfile, files, &a.writes)?;
+    let checked = run_ok(sys, "caddy", &["validate", "--config", &cand.config, "--adapter", "caddyfile"]);
+    cand.remove();
+    let Err(reason) = checked else { return Ok(()) };
+    let mut reason = cand.real_names(sys, &reason);
+    // Tell an edit caddy rejects from a file it rejects anyway (say, an environment variable
+    // the service has and harden's shell does not). The current files are checked through an
+    // unedited candidate tree, so that absolute imports stay inside the root.
+    let current = Candidate::write(sys, &a.caddyfile, files, &[])?;
+    let now = run_ok(sys, "caddy", &["validate", "--config", &current.config, "--adapter", "caddyfile"]);
+    current.remove();
+    if now.is_err() {
+        reason += "; caddy rejects the current file too, so the cause is not harden's edit (check the environment caddy runs with)";
+    }
+    Err(ApplyError::Invalid { path: host_path, reason })
 }
 
 pub fn apply(sys: &System, a: &CaddyActions, stamp: &str) -> Result<Applied, ApplyError> {
@@ -104,49 +163,55 @@ pub fn apply(sys: &System, a: &CaddyActions, stamp: &str) -> Result<Applied, App
         return Err(ApplyError::Refused(format!("{b}; nothing was changed")));
     }
     let mut done = Applied::default();
-    let Some(w) = &a.write else { return Ok(done) };
-    let host_path = sys.path(&w.path).display().to_string();
-    let now = sys.hash_now(&w.path)?;
-    if now != w.base_sha256 {
-        return Err(ApplyError::Stale { path: host_path, now, then: w.base_sha256.clone() });
+    if a.writes.is_empty() {
+        return Ok(done);
+    }
+    let host_path = sys.path(&a.caddyfile).display().to_string();
+    // A plan may write the Caddyfile and the files it imports, nothing else.
+    let files = closure(sys, &a.caddyfile).map_err(|e| ApplyError::Refused(format!("{e}; nothing was changed")))?;
+    for w in &a.writes {
+        if !files.contains(&w.path) {
+            return Err(ApplyError::Refused(format!(
+                "the plan writes {}, which is neither {} nor a file it imports; refused",
+                w.path, a.caddyfile
+            )));
+        }
+    }
+    for w in &a.writes {
+        let now = sys.hash_now(&w.path)?;
+        if now != w.base_sha256 {
+            let path = sys.path(&w.path).display().to_string();
+            return Err(ApplyError::Stale { path, now, then: w.base_sha256.clone() });
+        }
     }
     if sys.has_program("caddy") {
-        let cand = candidate_path(&w.path);
-        sys.write_atomic(&cand, w.content.as_bytes(), 0o600)?;
-        let host_cand = sys.path(&cand).display().to_string();
-        let checked = run_ok(sys, "caddy", &["validate", "--config", &host_cand, "--adapter", "caddyfile"]);
-        sys.remove_file(&cand)?;
-        if let Err(reason) = checked {
-            let mut reason = reason.replace(&host_cand, &host_path);
-            // Tell an edit caddy rejects from a file it rejects anyway (say, an environment
-            // variable the service has and harden's shell does not).
-            if run_ok(sys, "caddy", &["validate", "--config", &host_path, "--adapter", "caddyfile"]).is_err() {
-                reason += "; caddy rejects the current file too, so the cause is not harden's edit (check the environment caddy runs with)";
-            }
-            return Err(ApplyError::Invalid { path: host_path, reason });
-        }
+        validate(sys, a, &files)?;
     } else {
-        done.notes.push("caddy is not installed here: the edited file was not validated by caddy".into());
+        done.notes.push("caddy is not installed here: the edited files were not validated by caddy".into());
     }
-    let old = sys.read(&w.path)?.unwrap_or_default();
-    let backup = sys.backup(&[w.path.as_str()], stamp)?;
+    let mut old = Vec::new();
+    for w in &a.writes {
+        old.push(sys.read(&w.path)?.unwrap_or_default());
+    }
+    let paths: Vec<&str> = a.writes.iter().map(|w| w.path.as_str()).collect();
+    let backup = sys.backup(&paths, stamp)?;
     done.backup = Some(sys.path(&backup).display().to_string());
-    sys.write_atomic(&w.path, w.content.as_bytes(), w.mode)?;
+    write_all(sys, a, &old)?;
     let how = how(sys, a);
     if let How::Skip(why) = &how {
         done.notes.push(why.clone());
         return Ok(done);
     }
     if let Err(reason) = reload(sys, &how, &host_path) {
-        // A failed restore must not hide the failed reload, nor where the old file is kept.
-        let restore = match sys.write_atomic(&w.path, &old, w.mode) {
-            Err(e) => format!(
-                "restoring the previous {host_path} failed too ({e}); it is kept in {}",
-                done.backup.as_deref().unwrap_or("the backup")
-            ),
-            Ok(()) => match reload(sys, &how, &host_path) {
-                Ok(()) => format!("the previous {host_path} was restored and reloaded"),
-                Err(e) => format!("the previous {host_path} was restored, but reloading it failed too: {e}"),
+        // All files go back, then caddy loads them once more. A failed restore must not hide
+        // the failed reload, nor where the old files are kept.
+        let restore = match restore(sys, &a.writes, &old) {
+            Err(e) => format!("{e}; it is kept in {}", done.backup.as_deref().unwrap_or("the backup")),
+            Ok(restored) => match reload(sys, &how, &host_path) {
+                Ok(()) => format!("{restored} and reloaded"),
+                Err(e) => {
+                    format!("{restored}, but reloading {} failed too: {e}", if old.len() == 1 { "it" } else { "them" })
+                }
             },
         };
         return Err(ApplyError::ReloadFailed { path: host_path, reason, restore });

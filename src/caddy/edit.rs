@@ -1,7 +1,10 @@
 //! Text edits on one Caddyfile: byte-range splices computed from the lossless tree, so every
-//! byte outside an edited range is written back as it was, and the managed snippet text.
+//! byte outside an edited range is written back as it was, where inserted lines go, and the
+//! managed snippet text.
 use std::collections::BTreeMap;
 use std::ops::Range;
+
+use super::tree::ServerBlock;
 
 /// Prefix of every snippet harden manages; anything else in the file belongs to the user.
 pub const SNIPPET_PREFIX: &str = "harden_security_headers";
@@ -84,6 +87,49 @@ pub fn snippet_name_for(address: &str) -> String {
     let tail: String =
         address.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     format!("{SNIPPET_PREFIX}_{}", tail.trim_matches('_'))
+}
+
+/// Where to insert after a token: before the `\r` a CRLF line leaves at the token's end.
+pub fn end_before_cr(src: &str, end: usize) -> usize {
+    if src[..end].ends_with('\r') {
+        end - 1
+    } else {
+        end
+    }
+}
+
+/// The indentation of a block's first line; `default` when there is none to copy.
+pub fn indent_of(block: &ServerBlock, default: &str) -> String {
+    let Some(first) = block.body.first().and_then(|s| s.first()) else { return default.into() };
+    let text = first.leading.as_str();
+    let tail = text.rsplit('\n').next().unwrap_or("");
+    if tail.is_empty() || !tail.trim().is_empty() {
+        default.into()
+    } else {
+        tail.to_string()
+    }
+}
+
+/// The line ends a file uses; new lines follow them (CRLF files stay CRLF).
+pub fn line_end_of(src: &str) -> &'static str {
+    if src.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+/// Where an `import` line goes: after the site's `{`, or, in the brace-less single-site form,
+/// at the end of the address line (a comment there stays with the address).
+pub fn import_at(src: &str, m: &ServerBlock) -> (usize, String) {
+    match (&m.open, m.keys.last()) {
+        (Some(open), _) => (end_before_cr(src, open.span.end), indent_of(m, "\t")),
+        (None, Some(k)) => {
+            let eol = src[k.span.end..].find('\n').map_or(src.len(), |i| k.span.end + i);
+            (end_before_cr(src, eol), indent_of(m, ""))
+        }
+        (None, None) => (0, String::new()),
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,25 @@ pub struct Loaded {
     /// The configuration as Caddy sees it: env substituted, imports spliced in, snippet
     /// definitions dropped. Tokens keep the file and line they come from.
     pub blocks: Vec<ServerBlock>,
+    /// Every file an import line matched, once per match (empty files included).
+    pub uses: Vec<ImportUse>,
 }
+
+/// One file matched by one import line: harden edits an imported file only when it is
+/// imported exactly once, at the top level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportUse {
+    /// Logical path of the imported file.
+    pub file: String,
+    /// `file:line` of the import line.
+    pub at: String,
+    /// 0 for a top-level import; more when imported inside a block.
+    pub nesting: usize,
+}
+
+/// Texts that replace files' contents during expansion (logical path to text), so that an
+/// edited set of files can be checked before any of it is written.
+pub type Overlay = HashMap<String, String>;
 
 /// Reads `path` (a logical path; relative means relative to `/`) through `sys`, with `env`
 /// for `{$VAR}` substitution, and expands its imports.
@@ -48,12 +66,12 @@ pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
     // The lossless tree and the expansion are independent readings of the same text.
     let (main, expanded) = std::thread::scope(|scope| {
         let main = scope.spawn(|| parse_str(&text, &file));
-        let expanded = expand_str(&text, &file, sys, env);
+        let expanded = expand(&text, &file, sys, env, &Overlay::new());
         (main.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), expanded)
     });
     let main = main?;
-    let (blocks, imported) = expanded?;
-    Ok(Loaded { main, imported, blocks })
+    let (blocks, imported, uses) = expanded?;
+    Ok(Loaded { main, imported, blocks, uses })
 }
 
 /// Expands `src` (the text of logical file `file`) as Caddy does; returns the server blocks and
@@ -64,10 +82,35 @@ pub fn expand_str(
     sys: &System,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<ServerBlock>, Vec<Document>), ParseError> {
+    expand_overlay(src, file, sys, env, &Overlay::new())
+}
+
+/// [`expand_str`], reading imported files from `overlay` first.
+pub fn expand_overlay(
+    src: &str,
+    file: &Path,
+    sys: &System,
+    env: &dyn Fn(&str) -> Option<String>,
+    overlay: &Overlay,
+) -> Result<(Vec<ServerBlock>, Vec<Document>), ParseError> {
+    expand(src, file, sys, env, overlay).map(|(blocks, files, _)| (blocks, files))
+}
+
+type Expansion = (Vec<ServerBlock>, Vec<Document>, Vec<ImportUse>);
+
+fn expand(
+    src: &str,
+    file: &Path,
+    sys: &System,
+    env: &dyn Fn(&str) -> Option<String>,
+    overlay: &Overlay,
+) -> Result<Expansion, ParseError> {
     let lexed = tokenize(&substitute_env(src, env), file)?;
     let mut exp = Expander {
         sys,
         env,
+        overlay,
+        uses: Vec::new(),
         snippets: HashMap::new(),
         edges: HashMap::new(),
         next_origin: 1,
@@ -77,12 +120,14 @@ pub fn expand_str(
     let mut blocks = Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?;
     // Like Caddy, snippet definitions are not part of the configuration once expanded.
     blocks.retain(|b| !matches!(b.kind, BlockKind::Snippet(_)));
-    Ok((blocks, exp.files))
+    Ok((blocks, exp.files, exp.uses))
 }
 
 pub(super) struct Expander<'a> {
     sys: &'a System,
     env: &'a dyn Fn(&str) -> Option<String>,
+    overlay: &'a Overlay,
+    uses: Vec<ImportUse>,
     snippets: HashMap<String, Vec<Token>>,
     /// Import graph: node (file, or `file:snippet`) to the nodes it imports.
     edges: HashMap<String, Vec<String>>,
@@ -175,7 +220,13 @@ impl Expander<'_> {
             if self.sys.is_dir(m) {
                 return Err(syntax(at, format!("could not import {m}: is a directory")));
             }
-            let text = read_text(self.sys, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?;
+            self.uses.push(ImportUse { file: m.clone(), at: at.location().to_string(), nesting });
+            let text = match self.overlay.get(m) {
+                Some(t) => t.clone(),
+                None => {
+                    read_text(self.sys, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?
+                }
+            };
             if text.trim().is_empty() {
                 continue;
             }

@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod edit;
 pub mod error;
+pub mod files;
 pub mod format;
 pub mod headers;
 pub mod import;

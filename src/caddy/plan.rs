@@ -12,7 +12,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::edit::{self, Splice, SNIPPET_PREFIX};
+use super::edit::{self, end_before_cr, import_at, line_end_of, Splice, SNIPPET_PREFIX};
+use super::files::{self, args_placeholder, env, Source};
 use super::headers::{site_headers, HeaderDirective, SiteHeaders};
 use super::site::{address_is_https, parse_address, site_is_https};
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
@@ -26,7 +27,10 @@ use crate::system::{sha256_hex, System};
 pub struct CaddyActions {
     /// In-root path of the main Caddyfile.
     pub caddyfile: String,
-    pub write: Option<FileWrite>,
+    /// The main file first, then the imported files harden edits; each checked against the
+    /// sha256 it was planned from.
+    #[serde(default)]
+    pub writes: Vec<FileWrite>,
     pub reload: Reload,
     /// The `admin` address from the global options, when one is written there.
     pub admin: Option<String>,
@@ -59,10 +63,13 @@ pub struct SiteFacts {
     pub managed: BTreeSet<String>,
     /// A `[[caddy.site]]` entry names one of its addresses.
     pub overridden: bool,
-    /// Written with braces in the main file, so harden can edit it.
+    /// Written in a file harden may edit (the main file, or a file imported once at the top
+    /// level), without `{args[...]}` in its address or managed header lines.
     pub editable: bool,
-    /// Index of its block in the main file's lossless tree, when it is written there.
-    pub main_block: Option<usize>,
+    /// Why not, when it is not.
+    pub not_editable: Option<String>,
+    /// Its file (index into [`Observed::files`]) and block in that file's lossless tree.
+    pub block: Option<(usize, usize)>,
     /// Its addresses as Caddy sees them and as written in the file (before `{$VAR}`).
     pub names: Vec<String>,
     pub findings: Vec<Finding>,
@@ -73,13 +80,22 @@ pub struct Observed {
     pub path: String,
     pub text: String,
     pub loaded: import::Loaded,
+    /// The main file, then each imported file in the order of `loaded.imported`.
+    pub files: Vec<Source>,
     pub sites: Vec<(usize, SiteFacts)>,
     pub admin: Option<String>,
     pub auto_https_off: bool,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
+impl Observed {
+    /// The lossless tree of file `f` of [`Observed::files`].
+    fn doc(&self, f: usize) -> &super::Document {
+        if f == 0 {
+            &self.loaded.main
+        } else {
+            &self.loaded.imported[f - 1]
+        }
+    }
 }
 
 fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segment> {
@@ -99,26 +115,33 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         None => version::installed(sys),
     };
     let mut sites = Vec::new();
-    // Sites of the main file by the line of their first key, to pair expanded and lossless blocks.
-    let by_line: std::collections::HashMap<usize, usize> = loaded
-        .main
-        .blocks
+    let srcs = files::sources(sys, path, &text, &loaded);
+    // Sites of each file by file and line of their first key, to pair expanded and lossless blocks.
+    let docs = std::iter::once(&loaded.main).chain(&loaded.imported);
+    let by_line: std::collections::HashMap<(&str, usize), (usize, usize)> = srcs
         .iter()
+        .zip(docs)
         .enumerate()
-        .filter(|(_, m)| m.kind == BlockKind::Site)
-        .filter_map(|(j, m)| m.keys.first().map(|k| (k.line, j)))
+        .flat_map(|(f, (src, doc))| {
+            doc.blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.kind == BlockKind::Site)
+                .filter_map(move |(j, m)| m.keys.first().map(|k| ((src.path.as_str(), k.line), (f, j))))
+        })
         .collect();
+    let lossless =
+        |(f, j): (usize, usize)| if f == 0 { &loaded.main.blocks[j] } else { &loaded.imported[f - 1].blocks[j] };
     let site_blocks = loaded.blocks.iter().enumerate().filter(|(_, b)| b.kind == BlockKind::Site);
     for ((i, b), h) in site_blocks.zip(headers) {
         let addresses = h.addresses.clone();
         let has_tls = b.body.iter().any(|s| s.directive() == "tls");
         let https = site_is_https(&addresses, has_tls, auto_https_off);
         let location = b.keys.first().map(|k| k.location().to_string()).unwrap_or_default();
-        let main_block =
-            b.keys.first().filter(|k| k.file.to_string_lossy() == path).and_then(|k| by_line.get(&k.line).copied());
+        let block = b.keys.first().and_then(|k| by_line.get(&(&*k.file.to_string_lossy(), k.line)).copied());
         // The profile may name a site as Caddy sees it or as written (`{$DOMAIN}`).
         let mut names = addresses.clone();
-        names.extend(main_block.map(|j| loaded.main.blocks[j].addresses()).unwrap_or_default());
+        names.extend(block.map(|fj| lossless(fj).addresses()).unwrap_or_default());
         let selected = match spec.map(|s| &s.sites) {
             None => false,
             Some(Sites::All) => true,
@@ -153,7 +176,13 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             });
         }
         let overridden = spec.is_some_and(|s| s.site.iter().any(|o| names.contains(&o.address.value)));
-        let editable = main_block.is_some_and(|j| loaded.main.blocks[j].open.is_some());
+        let not_editable = match block {
+            None => Some(format!("site {} is not written in a file of its own", addresses.join(", "))),
+            Some((f, _)) if srcs[f].why_not.is_some() => srcs[f].why_not.clone(),
+            Some(fj) => args_placeholder(lossless(fj), &managed)
+                .map(|at| format!("{at} uses {{args[...]}}, so what it says depends on the import line")),
+        };
+        let editable = not_editable.is_none();
         let facts = SiteFacts {
             addresses,
             location,
@@ -164,13 +193,14 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             managed,
             overridden,
             editable,
-            main_block,
+            not_editable,
+            block,
             names,
             findings,
         };
         sites.push((i, facts));
     }
-    Ok(Some(Observed { path: path.to_string(), text, loaded, sites, admin, auto_https_off }))
+    Ok(Some(Observed { path: path.to_string(), text, loaded, files: srcs, sites, admin, auto_https_off }))
 }
 
 /// The field a header line operates on, lowercased, without its `+ - ? >` prefix.
@@ -182,31 +212,36 @@ fn is_conditional(seg: &Segment) -> bool {
     seg.matcher().is_some_and(|m| m.text != "*")
 }
 
-/// Removals of the user's unconditional header lines for managed fields in one site body of
-/// the main file; conditional ones are reported instead.
+/// The fields a `header` segment sets, each with the line (the directive or a line of its
+/// block) that names it.
+pub(super) fn header_fields(seg: &Segment) -> Vec<(&Segment, String)> {
+    let skip = usize::from(seg.matcher().is_some());
+    let mut fields: Vec<(&Segment, String)> = Vec::new();
+    if let Some(f) = seg.args().get(skip) {
+        fields.push((seg, line_field(&f.text)));
+    }
+    for l in seg.block().map(|b| b.body.as_slice()).unwrap_or_default() {
+        if l.directive() != "defer" {
+            fields.push((l, line_field(l.directive())));
+        }
+    }
+    fields
+}
+
+/// Removals of the user's unconditional header lines for managed fields in one site body;
+/// conditional ones are reported instead.
 fn conflicting_lines(
     src: &str,
     body: &[Segment],
     managed: &BTreeSet<String>,
     splices: &mut Vec<Splice>,
-    removed_lines: &mut BTreeSet<usize>,
     findings: &mut Vec<Finding>,
 ) {
     for seg in body {
         match seg.directive() {
             "header" => {
-                let skip = usize::from(seg.matcher().is_some());
                 let args = seg.args();
-                let mut fields: Vec<(&Segment, String)> = Vec::new();
-                if let Some(f) = args.get(skip) {
-                    fields.push((seg, line_field(&f.text)));
-                }
-                let block_lines: Vec<&Segment> = seg.block().map(|b| b.body.iter().collect()).unwrap_or_default();
-                for l in &block_lines {
-                    if l.directive() != "defer" {
-                        fields.push((l, line_field(l.directive())));
-                    }
-                }
+                let fields = header_fields(seg);
                 let hits: Vec<&(&Segment, String)> = fields.iter().filter(|(_, f)| managed.contains(f)).collect();
                 if hits.is_empty() {
                     continue;
@@ -226,30 +261,19 @@ fn conflicting_lines(
                 }
                 if hits.len() == fields.len() {
                     splices.push(Splice { range: edit::line_range(src, seg.span()), text: String::new() });
-                    removed_lines.insert(seg.line());
                 } else {
                     for (l, _) in hits {
                         splices.push(Splice { range: edit::line_range(src, l.span()), text: String::new() });
-                        removed_lines.insert(l.line());
                     }
                 }
             }
             "handle" | "handle_path" | "route" if !is_conditional(seg) => {
                 if let Some(b) = seg.block() {
-                    conflicting_lines(src, &b.body, managed, splices, removed_lines, findings);
+                    conflicting_lines(src, &b.body, managed, splices, findings);
                 }
             }
             _ => {}
         }
-    }
-}
-
-/// Where to insert after a token: before the `\r` a CRLF line leaves at the token's end.
-fn end_before_cr(src: &str, end: usize) -> usize {
-    if src[..end].ends_with('\r') {
-        end - 1
-    } else {
-        end
     }
 }
 
@@ -263,30 +287,18 @@ fn touched(d: &HeaderDirective) -> BTreeSet<String> {
     out
 }
 
-fn indent_of(block: &ServerBlock) -> String {
-    let Some(first) = block.body.first().and_then(|s| s.first()) else { return "\t".into() };
-    let text = first.leading.as_str();
-    let tail = text.rsplit('\n').next().unwrap_or("");
-    if tail.is_empty() || !tail.trim().is_empty() {
-        "\t".into()
-    } else {
-        tail.to_string()
-    }
-}
-
-/// The file after harden's edits, and per-site notes of what changed.
+/// The files after harden's edits (per file of [`Observed::files`], None when unchanged), and
+/// per-site notes of what changed.
 struct Edited {
-    text: String,
+    texts: Vec<Option<String>>,
     site_edits: BTreeMap<usize, Vec<String>>,
 }
 
 fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanError> {
     let src = &o.text;
     let doc = &o.loaded.main;
-    let bad = |message: String| PlanError::Edit { file: o.path.clone(), message };
-    // New lines follow the file's line ends (CRLF files stay CRLF).
-    let nl = if src.contains("\r\n") { "\r\n" } else { "\n" };
-    let mut splices = Vec::new();
+    let nl = line_end_of(src);
+    let mut splices: Vec<Vec<Splice>> = vec![Vec::new(); o.files.len()];
     let mut site_edits: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     // Distinct header sets get one snippet each, named by what they are for.
     let mut snippets: Vec<(String, String)> = Vec::new();
@@ -330,13 +342,17 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // In a CRLF file the lexer keeps a line's final `\r` in the token before it.
     let now_texts: Vec<String> = managed_now.iter().map(|b| src[b.span()].trim_end_matches('\r').to_string()).collect();
     let new_texts: Vec<String> = snippets.iter().map(|(_, t)| t.clone()).collect();
-    if now_texts != new_texts {
+    // They must come before the first top-level import: a site in an imported file can only
+    // use a snippet defined earlier in the token stream.
+    let first_import = doc.blocks.iter().find(|b| b.kind == BlockKind::Import).map(|b| b.span().start);
+    let misplaced = managed_now.first().zip(first_import).is_some_and(|(b, i)| b.span().start > i);
+    if now_texts != new_texts || misplaced {
         for b in &managed_now {
-            splices.push(Splice { range: edit::block_range(src, b.span()), text: String::new() });
+            splices[0].push(Splice { range: edit::block_range(src, b.span()), text: String::new() });
         }
         if !new_texts.is_empty() {
             let joined = new_texts.join(&format!("{nl}{nl}"));
-            let splice = match managed_now.first() {
+            let splice = match managed_now.first().filter(|_| !misplaced) {
                 Some(b) => {
                     let r = edit::block_range(src, b.span());
                     Splice { range: r.start..r.start, text: format!("{joined}{nl}{nl}") }
@@ -349,31 +365,26 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
                     _ => Splice { range: 0..0, text: format!("{joined}{nl}{nl}") },
                 },
             };
-            splices.push(splice);
+            splices[0].push(splice);
         }
     }
-    // Each site of the main file: its import line, and the user's lines for managed fields.
-    let mut removed_lines = BTreeSet::new();
+    // Each site: its import line, and the user's lines for managed fields, in its own file.
     for (idx, (_, s)) in o.sites.iter().enumerate() {
         let want = snippet_of.get(&idx);
-        let Some(m) = s.main_block.map(|j| &doc.blocks[j]) else {
-            if s.selected {
+        let Some((f, j)) = s.block.filter(|_| s.editable) else {
+            if let Some(why) = s.not_editable.as_ref().filter(|_| s.selected) {
                 findings.push(Finding {
                     id: "caddy.site-not-editable".into(),
-                    message: format!(
-                        "site {} is defined in an imported file; harden edits only {}",
-                        s.addresses.join(", "),
-                        o.path
-                    ),
+                    message: format!("site {} is not edited: {why}", s.addresses.join(", ")),
                     location: Some(s.location.clone()),
-                    remedy: Some(format!(
-                        "move the site into {} or add `import {SNIPPET_PREFIX}` to it yourself",
-                        o.path
-                    )),
+                    remedy: Some(format!("add `import {SNIPPET_PREFIX}` to it yourself, or give the site a file of its own that is imported once")),
                 });
             }
             continue;
         };
+        let src = &o.files[f].text;
+        let m = &o.doc(f).blocks[j];
+        let fnl = line_end_of(src);
         let imports: Vec<&Segment> = m
             .body
             .iter()
@@ -381,20 +392,6 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
                 seg.directive() == "import" && seg.args().first().is_some_and(|a| a.text.starts_with(SNIPPET_PREFIX))
             })
             .collect();
-        let Some(open) = &m.open else {
-            if s.desired.as_ref().is_some_and(|(set, remove)| !set.is_empty() || !remove.is_empty()) {
-                findings.push(Finding {
-                    id: "caddy.site-without-braces".into(),
-                    message: format!(
-                        "site {} is written without braces, so no snippet can be defined in this file",
-                        s.addresses.join(", ")
-                    ),
-                    location: Some(s.location.clone()),
-                    remedy: Some("wrap the site's directives in `{ ... }`".into()),
-                });
-            }
-            continue;
-        };
         let notes = site_edits.entry(idx).or_default();
         let keep = imports.first().filter(|seg| {
             let a = seg.args();
@@ -402,43 +399,51 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         });
         for seg in &imports {
             if keep.map(|k| std::ptr::eq(*k, *seg)) != Some(true) {
-                splices.push(Splice { range: edit::line_range(src, seg.span()), text: String::new() });
+                splices[f].push(Splice { range: edit::line_range(src, seg.span()), text: String::new() });
                 notes.push(format!("remove `import {}`", seg.args()[0].text));
             }
         }
         if let (None, Some(name)) = (keep, want) {
-            splices.push(Splice {
-                range: end_before_cr(src, open.span.end)..end_before_cr(src, open.span.end),
-                text: format!("{nl}{}import {name}", indent_of(m)),
-            });
+            let (at, indent) = import_at(src, m);
+            splices[f].push(Splice { range: at..at, text: format!("{fnl}{indent}import {name}") });
             notes.push(format!("import {name}"));
         }
         if s.selected {
-            let before = splices.len();
-            conflicting_lines(src, &m.body, &s.managed, &mut splices, &mut removed_lines, findings);
-            if splices.len() > before {
+            let before = splices[f].len();
+            conflicting_lines(src, &m.body, &s.managed, &mut splices[f], findings);
+            if splices[f].len() > before {
                 notes.push(format!(
                     "remove {} line(s) of its own for headers the profile manages",
-                    splices.len() - before
+                    splices[f].len() - before
                 ));
             }
         }
     }
-    // Headers for managed fields that harden cannot edit (snippets, imported files).
-    let lines_of = |b: &ServerBlock| b.line()..=b.close.as_ref().map_or(b.line(), |c| c.line);
+    // Headers for managed fields that harden cannot edit (snippets, imported fragments).
+    // A brace-less site runs to the end of its file.
+    let lines_of = |b: &ServerBlock| b.line()..=b.close.as_ref().map_or(usize::MAX, |c| c.line);
     let ours: Vec<_> = managed_now.iter().map(|b| lines_of(b)).collect();
-    // Sorted by line (blocks are in file order), so a line is looked up by binary search.
-    let site_lines: Vec<_> = doc.blocks.iter().filter(|b| b.kind == BlockKind::Site).map(lines_of).collect();
-    let in_site_block = |line: usize| {
-        let i = site_lines.partition_point(|r| *r.start() <= line);
-        i > 0 && site_lines[i - 1].contains(&line)
+    // Per file, sorted by first line (blocks are in file order): found by binary search.
+    let mut site_lines: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+    for (f, j) in o.sites.iter().filter_map(|(_, s)| s.block.filter(|_| s.editable)) {
+        site_lines.entry(o.files[f].path.as_str()).or_default().push(lines_of(&o.doc(f).blocks[j]));
+    }
+    for lines in site_lines.values_mut() {
+        lines.sort_by_key(|r| *r.start());
+    }
+    let in_site_block = |file: &str, line: usize| {
+        site_lines.get(file).is_some_and(|v| {
+            let i = v.partition_point(|r| *r.start() <= line);
+            i > 0 && v[i - 1].contains(&line)
+        })
     };
-    for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
+    for (_, s) in o.sites.iter().filter(|(_, s)| s.selected && s.editable) {
         for d in &s.headers.directives {
-            let in_main = d.location.file.to_string_lossy() == o.path;
+            let file = d.location.file.to_string_lossy();
             let line = d.location.line;
-            // Lines in a site block of the main file were handled above; ours are ours.
-            if in_main && (ours.iter().any(|r| r.contains(&line)) || in_site_block(line)) {
+            // Lines in an edited site block were handled above; ours are ours.
+            let in_main = file == o.path;
+            if in_main && ours.iter().any(|r| r.contains(&line)) || in_site_block(&file, line) {
                 continue;
             }
             let hits: Vec<String> = touched(d).intersection(&s.managed).cloned().collect();
@@ -457,15 +462,25 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
             });
         }
     }
-    let mut text = edit::apply(src, &splices).map_err(bad)?;
-    // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
-    // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
-    // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
-    if nl == "\n" && format::is_formatted(src) {
-        text = format::format(&text);
+    let mut texts = Vec::new();
+    for (file, splices) in o.files.iter().zip(&splices) {
+        if splices.is_empty() {
+            texts.push(None);
+            continue;
+        }
+        let src = &file.text;
+        let bad = |message: String| PlanError::Edit { file: file.path.clone(), message };
+        let mut text = edit::apply(src, splices).map_err(bad)?;
+        // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
+        // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
+        // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
+        if line_end_of(src) == "\n" && format::is_formatted(src) {
+            text = format::format(&text);
+        }
+        texts.push(Some(text).filter(|t| t != src));
     }
     site_edits.retain(|_, v| !v.is_empty());
-    Ok(Edited { text, site_edits })
+    Ok(Edited { texts, site_edits })
 }
 
 /// Header names (or `*` patterns) that unconditional `-Field` operations delete on this site.
@@ -541,7 +556,8 @@ fn header_changes(s: &SiteFacts) -> Vec<Change> {
     out
 }
 
-/// Checks that the edited file gives every selected site exactly the profile's headers.
+/// Checks that the edited files give every selected site exactly the profile's headers: the
+/// edited main file is expanded with the edited imported files in place of those on disk.
 fn verify(o: &Observed, blocks: &[ServerBlock]) -> Result<(), String> {
     let after = site_headers(blocks).map_err(|e| e.to_string())?;
     if after.len() != o.sites.len() {
@@ -613,17 +629,42 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
     }
     let edited = edit_file(&o, &mut rp.findings)?;
     let mut blocked = None;
-    if edited.text != o.text {
-        // The file parsed and expanded before the edit, so an edit that does not is harden's bug.
+    let mut writes = Vec::new();
+    let bug = |file: &str, e: &dyn std::fmt::Display| PlanError::Edit {
+        file: file.to_string(),
+        message: format!("the edited file does not parse ({e}); this is a bug in harden"),
+    };
+    for (i, (file, text)) in o.files.iter().zip(&edited.texts).enumerate() {
+        let Some(text) = text else { continue };
+        // The main file is parsed by the expansion below; imported files are checked alone.
+        if i > 0 {
+            super::parse_str(text, Path::new(&file.path)).map_err(|e| bug(&file.path, &e))?;
+        }
+        rp.views.push(View {
+            title: file.path.clone(),
+            before: file.text.clone(),
+            after: text.clone(),
+            verbose: false,
+        });
+        writes.push(FileWrite {
+            path: file.path.clone(),
+            content: text.clone(),
+            base_sha256: sha256_hex(file.text.as_bytes()),
+            mode: 0o644,
+        });
+    }
+    if !writes.is_empty() {
+        // The edited main file expanded with the edited imported files in place of those on
+        // disk; it expanded before the edit, so an edit that does not is harden's bug.
+        let main = edited.texts[0].as_deref().unwrap_or(&o.text);
+        let overlay = files::overlay(&o.files, &edited.texts);
         let (blocks, _) =
-            import::expand_str(&edited.text, Path::new(&o.path), sys, &env).map_err(|e| PlanError::Edit {
-                file: o.path.clone(),
-                message: format!("the edited file does not parse ({e}); this is a bug in harden"),
-            })?;
+            import::expand_overlay(main, Path::new(&o.path), sys, &env, &overlay).map_err(|e| bug(&o.path, &e))?;
         let checked = verify(&o, &blocks);
         drop_later(blocks);
         if let Err(e) = checked {
-            blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", o.path));
+            let names: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
+            blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", names.join(", ")));
         }
         for (idx, (_, s)) in o.sites.iter().enumerate() {
             let mut c = header_changes(s);
@@ -649,32 +690,19 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
                 actual: None,
             });
         }
-        rp.views.push(View {
-            title: o.path.clone(),
-            before: o.text.clone(),
-            after: edited.text.clone(),
-            verbose: false,
-        });
     }
     if !o.sites.iter().any(|(_, s)| s.selected) {
         rp.warnings.push(format!("{} has no site that the profile selects", o.path));
     }
-    let write = (edited.text != o.text).then(|| FileWrite {
-        path: o.path.clone(),
-        content: edited.text.clone(),
-        base_sha256: sha256_hex(o.text.as_bytes()),
-        mode: 0o644,
-    });
-    if write.is_some()
-        && !sys.is_live()
-        && !(spec.reload == Reload::Api && o.admin.as_ref().is_some_and(|a| a != "off"))
-    {
+    // Only a live root, or an API reload at an address the file names, reloads.
+    let reloads = sys.is_live() || spec.reload == Reload::Api && o.admin.as_ref().is_some_and(|a| a != "off");
+    if !writes.is_empty() && !reloads {
         rp.warnings
             .push(format!("--root is {}: apply writes the file only and does not reload caddy", sys.root().display()));
     }
     rp.actions = Actions::Caddy(CaddyActions {
         caddyfile: o.path.clone(),
-        write,
+        writes,
         reload: spec.reload,
         admin: o.admin.clone(),
         blocked,

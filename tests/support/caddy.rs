@@ -48,12 +48,17 @@ impl Root {
     /// Runs harden with this root; caddy (for validate and reload) gets HOME and XDG
     /// directories inside the root.
     pub fn harden(&self, args: &[&str]) -> Run {
+        self.harden_env(args, &[])
+    }
+    /// [`Root::harden`] with extra environment variables (test seams).
+    pub fn harden_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut a = vec!["--root".to_string(), self.path().display().to_string()];
         a.extend(args.iter().map(|s| s.to_string()));
         let out = Command::new(env!("CARGO_BIN_EXE_harden"))
             .args(&a)
             .env("NO_COLOR", "1")
             .envs(caddy_env(self.path()))
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         Run {
@@ -183,4 +188,66 @@ pub fn without_headers(v: serde_json::Value) -> serde_json::Value {
         Value::Array(a) => Value::Array(a.into_iter().map(without_headers).collect()),
         v => v,
     }
+}
+
+/// `caddy adapt` of a file: the JSON and caddy's warnings, or None when caddy rejects it.
+pub fn adapt(r: &Root, file: &std::path::Path) -> Option<(serde_json::Value, String)> {
+    let out = Command::new("caddy")
+        .args(["adapt", "--config", &file.display().to_string(), "--adapter", "caddyfile"])
+        .envs(caddy_env(r.path()))
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    Some((serde_json::from_slice(&out.stdout).ok()?, String::from_utf8_lossy(&out.stderr).into()))
+}
+
+/// Every `headers` handler with `response.deferred` and a `set` of X-Content-Type-Options (ours).
+pub fn deferred_handlers(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let resp = m.get("response");
+            let ours = m.get("handler").and_then(|h| h.as_str()) == Some("headers")
+                && resp.and_then(|r| r.get("deferred")) == Some(&serde_json::Value::Bool(true))
+                && resp.and_then(|r| r.get("set")).and_then(|s| s.get("X-Content-Type-Options")).is_some();
+            if ours {
+                out.push(resp.cloned().unwrap_or_default());
+            }
+            m.values().for_each(|x| deferred_handlers(x, out));
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| deferred_handlers(x, out)),
+        _ => {}
+    }
+}
+
+/// A deferred handler of harden's with exactly the owasp preset.
+pub fn check_profile_headers(resp: &serde_json::Value) -> Result<(), String> {
+    check_headers(resp, &[])
+}
+
+/// A deferred handler of harden's with exactly the owasp preset, `overrides` replacing values.
+pub fn check_headers(resp: &serde_json::Value, overrides: &[(&str, &str)]) -> Result<(), String> {
+    let (preset, removes) = harden::caddy::spec::preset("owasp").unwrap();
+    let value = |k: &str, v: &str| overrides.iter().find(|o| o.0 == k).map_or(v.to_string(), |o| o.1.to_string());
+    let set = resp["set"].as_object().ok_or("no set")?;
+    for (k, v) in &preset {
+        let v = value(k, v);
+        let got = set.get(*k).cloned();
+        let hsts = *k == harden::caddy::spec::HSTS;
+        if got.is_none() && hsts {
+            continue; // a plain-HTTP site
+        }
+        if got != Some(serde_json::json!([v])) {
+            return Err(format!("{k} is {got:?} in adapt output, not [{v:?}]"));
+        }
+    }
+    if set.len() > preset.len() {
+        return Err(format!("extra headers in {set:?}"));
+    }
+    let deleted: Vec<&str> = resp["delete"].as_array().ok_or("no delete")?.iter().filter_map(|d| d.as_str()).collect();
+    if deleted != removes {
+        return Err(format!("deletes {deleted:?}, not {removes:?}"));
+    }
+    Ok(())
 }
