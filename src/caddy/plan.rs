@@ -298,6 +298,8 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     let src = &o.text;
     let doc = &o.loaded.main;
     let nl = line_end_of(src);
+    // Each file's line end, found once: scanning a file per site is quadratic.
+    let line_ends: Vec<&str> = o.files.iter().map(|f| line_end_of(&f.text)).collect();
     let mut splices: Vec<Vec<Splice>> = vec![Vec::new(); o.files.len()];
     let mut site_edits: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     // Distinct header sets get one snippet each, named by what they are for.
@@ -384,7 +386,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         };
         let src = &o.files[f].text;
         let m = &o.doc(f).blocks[j];
-        let fnl = line_end_of(src);
+        let fnl = line_ends[f];
         let imports: Vec<&Segment> = m
             .body
             .iter()
