@@ -165,35 +165,18 @@ pub struct HeaderError {
 /// Header directives of every site in expanded server blocks (see [`super::load`]).
 pub fn site_headers(blocks: &[ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderError> {
     let sites: Vec<&ServerBlock> = blocks.iter().filter(|b| b.kind == BlockKind::Site).collect();
-    // Sites are independent: a file of thousands of sites is split over the CPUs.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || sites.len() < 512 {
-        return headers_of(&sites);
-    }
-    let chunk = sites.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = sites.chunks(chunk).map(|c| scope.spawn(move || headers_of(c))).collect();
-        let mut out = Vec::with_capacity(sites.len());
-        for p in parts {
-            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
-        }
-        Ok(out)
-    })
+    super::par::map(&sites, |b| headers_of(b)).into_iter().collect()
 }
 
-fn headers_of(sites: &[&ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderError> {
-    let mut out = Vec::with_capacity(sites.len());
-    for b in sites {
-        let named = named_paths(&b.body);
-        let mut directives = collect(&b.body, &named, &[], true)?;
-        for seg in b.body.iter().filter(|s| s.directive() == "handle_errors") {
-            if let Some(block) = seg.block() {
-                directives.extend(collect(&block.body, &named, &[container(seg)], true)?);
-            }
+fn headers_of(b: &ServerBlock) -> Result<SiteHeaders, HeaderError> {
+    let named = named_paths(&b.body);
+    let mut directives = collect(&b.body, &named, &[], true)?;
+    for seg in b.body.iter().filter(|s| s.directive() == "handle_errors") {
+        if let Some(block) = seg.block() {
+            directives.extend(collect(&block.body, &named, &[container(seg)], true)?);
         }
-        out.push(SiteHeaders { addresses: b.addresses(), directives });
     }
-    Ok(out)
+    Ok(SiteHeaders { addresses: b.addresses(), directives })
 }
 
 impl SiteHeaders {

@@ -8,6 +8,7 @@ pub mod format;
 pub mod headers;
 pub mod import;
 pub mod lexer;
+pub mod par;
 pub mod parser;
 pub mod plan;
 pub mod show;

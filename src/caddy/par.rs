@@ -1,0 +1,35 @@
+//! Per-site work spread over the CPUs: sites are independent, and a multi-tenant Caddyfile can
+//! have thousands of them. Small inputs stay on the calling thread.
+
+/// Below this many items, threads cost more than they save.
+const MIN_PARALLEL: usize = 256;
+
+/// `items.iter().map(f).collect()`, in order, computed in chunks on scoped threads.
+pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || items.len() < MIN_PARALLEL {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            items.chunks(chunk).map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>())).collect();
+        let mut out = Vec::with_capacity(items.len());
+        for p in parts {
+            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keeps_order_above_and_below_the_threshold() {
+        for n in [0, 3, super::MIN_PARALLEL, 5_001] {
+            let items: Vec<usize> = (0..n).collect();
+            assert_eq!(super::map(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        }
+    }
+}
