@@ -172,10 +172,10 @@ fn caddy_files_imported_twice_or_with_args_are_findings() {
     let plan = r.harden(&["plan", "--profile", &p]);
     assert_eq!(plan.code, 0, "{plan:?}");
     assert!(
-        plan.stdout.contains("site a.example.com is not edited: /etc/caddy/sites/tpl.caddy:1 uses {args[...]}"),
+        plan.stdout.contains("site a.example.com is not edited (/etc/caddy/sites/tpl.caddy:1 uses {args[...]}"),
         "{plan:?}"
     );
-    assert!(plan.stdout.contains("site :8080 is not edited: /etc/caddy/sites/h.caddy:2 uses {args[...]}"), "{plan:?}");
+    assert!(plan.stdout.contains("site :8080 is not edited (/etc/caddy/sites/h.caddy:2 uses {args[...]}"), "{plan:?}");
     assert_eq!(r.read(CADDYFILE), main);
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::edit::{self, end_before_cr, import_at, line_end_of, Splice, SNIPPET_PREFIX};
 use super::files::{self, args_placeholder, env, Source};
-use super::headers::{site_headers, HeaderDirective, SiteHeaders};
+use super::headers::{site_headers, EffectiveHeader, HeaderDirective, SiteHeaders};
 use super::site::{address_is_https, parse_address, site_is_https};
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
 use super::tree::{BlockKind, Segment, ServerBlock};
@@ -73,6 +73,8 @@ pub struct SiteFacts {
     /// Its addresses as Caddy sees them and as written in the file (before `{$VAR}`).
     pub names: Vec<String>,
     pub findings: Vec<Finding>,
+    /// Advice about fields the profile does not manage (never drift).
+    pub warnings: Vec<String>,
 }
 
 /// The Caddyfile as observed: lossless main file, expanded sites with their facts.
@@ -159,12 +161,12 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             }
             None => (None, BTreeSet::new()),
         };
-        let mut findings = traps::site_findings(b, &h, https, version);
         let plain: Vec<&String> =
             addresses.iter().filter(|a| !address_is_https(&parse_address(a), has_tls, auto_https_off)).collect();
         let wants_hsts = desired.is_some() && managed.contains(&HSTS.to_ascii_lowercase());
+        let mut mixed = Vec::new();
         if wants_hsts && !https && plain.len() < addresses.len() {
-            findings.push(Finding {
+            mixed.push(Finding {
                 id: "caddy.hsts-mixed-site".into(),
                 message: format!(
                     "site {} also answers plain HTTP at {}, so harden leaves {HSTS} off all of its addresses",
@@ -183,6 +185,9 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
                 .map(|at| format!("{at} uses {{args[...]}}, so what it says depends on the import line")),
         };
         let editable = not_editable.is_none();
+        let traps = traps::site_findings(b, &h, https, version, &managed);
+        let mut findings = traps.findings;
+        findings.extend(mixed);
         let facts = SiteFacts {
             addresses,
             location,
@@ -197,6 +202,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             block,
             names,
             findings,
+            warnings: traps.warnings,
         };
         sites.push((i, facts));
     }
@@ -364,7 +370,12 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
                         let at = end_before_cr(src, close.span.end);
                         Splice { range: at..at, text: format!("{nl}{nl}{joined}") }
                     }
-                    _ => Splice { range: 0..0, text: format!("{joined}{nl}{nl}") },
+                    _ => {
+                        // A byte order mark stays the first bytes of the file: Caddy drops it only
+                        // there, and anywhere else it becomes part of the next site's address.
+                        let at = if src.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+                        Splice { range: at..at, text: format!("{joined}{nl}{nl}") }
+                    }
                 },
             };
             splices[0].push(splice);
@@ -374,12 +385,14 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     for (idx, (_, s)) in o.sites.iter().enumerate() {
         let want = snippet_of.get(&idx);
         let Some((f, j)) = s.block.filter(|_| s.editable) else {
-            if let Some(why) = s.not_editable.as_ref().filter(|_| s.selected) {
+            // A site the operator fixed by hand (say, imported harden's snippet) is in sync.
+            let unmet = s.selected.then(|| satisfies(s, &s.headers).err()).flatten();
+            if let (Some(why), Some(unmet)) = (s.not_editable.as_ref(), unmet) {
                 findings.push(Finding {
                     id: "caddy.site-not-editable".into(),
-                    message: format!("site {} is not edited: {why}", s.addresses.join(", ")),
+                    message: format!("site {} is not edited ({why}): {unmet}", s.addresses.join(", ")),
                     location: Some(s.location.clone()),
-                    remedy: Some(format!("add `import {SNIPPET_PREFIX}` to it yourself, or give the site a file of its own that is imported once")),
+                    remedy: Some(format!("give the site a file of its own that is imported once at the top level; or, once an apply has defined the snippet, add `import {SNIPPET_PREFIX}` to the site yourself")),
                 });
             }
             continue;
@@ -505,13 +518,15 @@ fn deletes(h: &SiteHeaders, name: &str) -> bool {
     removed(h).iter().any(|p| p.eq_ignore_ascii_case(name) || p == "*")
 }
 
-/// Header-level differences between a site's current effective headers and the profile.
-fn header_changes(s: &SiteFacts) -> Vec<Change> {
-    // A site harden cannot edit is a finding, not a change apply would fail to make.
-    let Some((set, remove)) = s.desired.as_ref().filter(|_| s.editable) else { return Vec::new() };
+/// Header-level differences a site's edit makes: the profile's fields against the current
+/// effective headers, and every other field whose value the edit changes or drops (`after` is
+/// the site's headers in the edited files), so that no removal goes unlisted.
+fn header_changes(s: &SiteFacts, after: &SiteHeaders) -> Vec<Change> {
     let site = s.addresses.join(", ");
     let eff = s.headers.effective();
-    let mut out = Vec::new();
+    let mut out = side_effects(s, &site, &eff, after);
+    // A site harden cannot edit is a finding, not a change apply would fail to make.
+    let Some((set, remove)) = s.desired.as_ref().filter(|_| s.editable) else { return out };
     for (k, v) in set {
         match eff.get(&k.to_ascii_lowercase()) {
             None => out.push(Change {
@@ -558,34 +573,98 @@ fn header_changes(s: &SiteFacts) -> Vec<Change> {
     out
 }
 
+/// Fields outside the profile's set whose effective value the edit changes or drops (a site
+/// that is no longer selected, or a header the profile no longer names).
+fn side_effects(
+    s: &SiteFacts,
+    site: &str,
+    before: &BTreeMap<String, EffectiveHeader>,
+    after: &SiteHeaders,
+) -> Vec<Change> {
+    let covered = |k: &str| {
+        let in_set =
+            s.desired.as_ref().is_some_and(|(set, _)| s.editable && set.keys().any(|f| f.eq_ignore_ascii_case(k)));
+        let hsts_off = !s.https && k == HSTS.to_ascii_lowercase() && s.managed.contains(k);
+        in_set || hsts_off
+    };
+    let now = after.effective();
+    let mut out = Vec::new();
+    for (k, e) in before.iter().filter(|(k, _)| !covered(k)) {
+        match now.get(k) {
+            None => out.push(Change {
+                kind: ChangeKind::Remove,
+                item: "caddy.header".into(),
+                summary: format!("{site}: stop sending {} (now {} from {})", e.name, e.values.join(", "), e.set_at),
+                expected: None,
+                actual: Some(e.values.join(", ")),
+            }),
+            Some(a) if a.values != e.values => out.push(Change {
+                kind: ChangeKind::Change,
+                item: "caddy.header".into(),
+                summary: format!(
+                    "{site}: {}: {} (now {} from {})",
+                    e.name,
+                    a.values.join(", "),
+                    e.values.join(", "),
+                    e.set_at
+                ),
+                expected: Some(a.values.join(", ")),
+                actual: Some(e.values.join(", ")),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (_, a) in now.iter().filter(|(k, _)| !covered(k) && !before.contains_key(*k)) {
+        out.push(Change {
+            kind: ChangeKind::Add,
+            item: "caddy.header".into(),
+            summary: format!("{site}: add {}: {}", a.name, a.values.join(", ")),
+            expected: Some(a.values.join(", ")),
+            actual: None,
+        });
+    }
+    out
+}
+
 /// Checks that the edited files give every selected site exactly the profile's headers: the
 /// edited main file is expanded with the edited imported files in place of those on disk.
-fn verify(o: &Observed, blocks: &[ServerBlock]) -> Result<(), String> {
-    let after = site_headers(blocks).map_err(|e| e.to_string())?;
+fn verify(o: &Observed, after: &[SiteHeaders]) -> Result<(), String> {
     if after.len() != o.sites.len() {
         return Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()));
     }
-    for ((_, s), h) in o.sites.iter().zip(&after) {
-        let Some((set, remove)) = &s.desired else { continue };
+    let pairs: Vec<(&SiteFacts, &SiteHeaders)> = o.sites.iter().map(|(_, s)| s).zip(after).collect();
+    let checked = super::par::map(&pairs, |(s, h)| {
+        // An edit must never change where a site answers (a misplaced byte order mark would).
+        if h.addresses != s.addresses {
+            return Err(format!("site {} would answer at {}", s.addresses.join(", "), h.addresses.join(", ")));
+        }
         // Sites harden cannot edit are reported as findings, not checked here.
-        if !s.editable || set.is_empty() && remove.is_empty() {
-            continue;
+        if s.editable {
+            satisfies(s, h).map_err(|e| format!("site {}: {e}", s.addresses.join(", ")))
+        } else {
+            Ok(())
         }
-        let eff = h.effective();
-        for (k, v) in set {
-            let got = eff.get(&k.to_ascii_lowercase()).map(|e| e.values.clone()).unwrap_or_default();
-            if got != [v.clone()] {
-                return Err(format!("site {}: {k} would be {:?}, not {v:?}", s.addresses.join(", "), got));
-            }
+    });
+    checked.into_iter().collect()
+}
+
+/// Whether headers `h` give site `s` exactly the profile's fields (`Err` says which does not).
+fn satisfies(s: &SiteFacts, h: &SiteHeaders) -> Result<(), String> {
+    let Some((set, remove)) = &s.desired else { return Ok(()) };
+    let eff = h.effective();
+    for (k, v) in set {
+        let got = eff.get(&k.to_ascii_lowercase()).map(|e| e.values.clone()).unwrap_or_default();
+        if got != [v.clone()] {
+            return Err(format!("{k} would be {got:?}, not {v:?}"));
         }
-        for r in remove {
-            if !deletes(h, r) {
-                return Err(format!("site {}: {r} would not be removed", s.addresses.join(", ")));
-            }
+    }
+    for r in remove {
+        if !deletes(h, r) {
+            return Err(format!("{r} would not be removed"));
         }
-        if !s.https && s.managed.contains(&HSTS.to_ascii_lowercase()) && eff.contains_key(&HSTS.to_ascii_lowercase()) {
-            return Err(format!("site {} is plain HTTP but would still send {HSTS}", s.addresses.join(", ")));
-        }
+    }
+    if !s.https && s.managed.contains(&HSTS.to_ascii_lowercase()) && eff.contains_key(&HSTS.to_ascii_lowercase()) {
+        return Err(format!("it is plain HTTP but would still send {HSTS}"));
     }
     Ok(())
 }
@@ -608,8 +687,9 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         });
         return Ok(rp);
     };
-    for (_, s) in &o.sites {
-        rp.findings.extend(s.findings.iter().filter(|_| s.selected).cloned());
+    for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
+        rp.findings.extend(s.findings.iter().cloned());
+        rp.warnings.extend(s.warnings.iter().cloned());
     }
     if let Sites::List(l) = &spec.sites {
         for a in l.iter().filter(|a| !o.sites.iter().any(|(_, s)| s.names.contains(&a.value))) {
@@ -662,14 +742,19 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         let overlay = files::overlay(&o.files, &edited.texts);
         let (blocks, _) =
             import::expand_overlay(main, Path::new(&o.path), sys, &env, &overlay).map_err(|e| bug(&o.path, &e))?;
-        let checked = verify(&o, &blocks);
+        let after = site_headers(&blocks).map_err(|e| bug(&o.path, &e))?;
         drop_later(blocks);
+        let checked = verify(&o, &after);
         if let Err(e) = checked {
             let names: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
             blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", names.join(", ")));
         }
-        for (idx, (_, s)) in o.sites.iter().enumerate() {
-            let mut c = header_changes(s);
+        let none = SiteHeaders { addresses: Vec::new(), directives: Vec::new() };
+        let pairs: Vec<(&SiteFacts, &SiteHeaders)> =
+            o.sites.iter().enumerate().map(|(i, (_, s))| (s, after.get(i).unwrap_or(&none))).collect();
+        let per_site = super::par::map(&pairs, |(s, h)| header_changes(s, h));
+        for (idx, mut c) in per_site.into_iter().enumerate() {
+            let s = &o.sites[idx].1;
             if c.is_empty() {
                 if let Some(notes) = edited.site_edits.get(&idx) {
                     c.push(Change {

@@ -27,7 +27,8 @@ pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
     let mut common: Option<BTreeMap<String, Vec<String>>> = None;
     for (_, s) in &o.sites {
         let eff = s.headers.effective();
-        let proxy = s.findings.iter().any(|f| f.id == "caddy.header-before-proxy");
+        // show judges no profile, so every not-deferred header before a proxy is advice.
+        let proxy = s.findings.iter().any(|f| f.id == "caddy.header-before-proxy") || !s.warnings.is_empty();
         t += &format!(
             "# site {} ({}), {}\n",
             toml_str(&s.addresses.join(", ")),
@@ -50,6 +51,9 @@ pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
         });
         for f in &s.findings {
             t += &format!("#   finding: {}: {}\n", f.location.as_deref().unwrap_or("?"), f.message);
+        }
+        for w in &s.warnings {
+            t += &format!("#   warning: {w}\n");
         }
         let values: BTreeMap<String, Vec<String>> = eff.values().map(|e| (e.name.clone(), e.values.clone())).collect();
         common = Some(match common {
@@ -77,6 +81,7 @@ pub fn show(sys: &System) -> Result<Option<Shown>, PlanError> {
             })).collect::<Vec<_>>(),
             "removes": gone,
             "findings": s.findings,
+            "warnings": s.warnings,
         }));
     }
     // Only single-valued headers every site sends alike make a valid, faithful [caddy.headers].

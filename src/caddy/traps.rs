@@ -1,4 +1,6 @@
 //! The traps that make a header silently absent or doubled, as findings with file:line.
+use std::collections::BTreeSet;
+
 use super::headers::SiteHeaders;
 use super::lexer::Token;
 use super::spec::HSTS;
@@ -31,13 +33,24 @@ fn stray_token(line: &Segment) -> Option<&Token> {
     args.iter().skip(1).find(|t| t.leading.is_empty()).copied()
 }
 
-/// Findings for one site: `site` is the expanded block, `h` its header model.
+/// What a site's traps come to: findings (the profile's headers would be wrong) and warnings
+/// (advice about headers the profile does not manage, which must not make `check` fail).
+#[derive(Debug, Default)]
+pub struct Traps {
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+}
+
+/// Findings for one site: `site` is the expanded block, `h` its header model, `managed` the
+/// fields (lowercase) the profile sets or removes on it.
 pub fn site_findings(
     site: &ServerBlock,
     h: &SiteHeaders,
     https: bool,
     version: Option<(u32, u32, u32)>,
-) -> Vec<Finding> {
+    managed: &BTreeSet<String>,
+) -> Traps {
+    let mut warnings = Vec::new();
     let mut out = Vec::new();
     let name = h.addresses.join(", ");
     let mut segs = Vec::new();
@@ -96,14 +109,23 @@ pub fn site_findings(
     }
     if has_reverse_proxy(&site.body) {
         for d in &h.directives {
-            for op in d.handlers.iter().filter(|o| !o.deferred) {
+            // `?Field` needs the final response, so Caddy runs it deferred anyway.
+            for op in d.handlers.iter().filter(|o| !o.deferred && o.require_absent.is_empty()) {
                 for f in op.set.keys().chain(op.add.keys()) {
-                    out.push(Finding {
-                        id: "caddy.header-before-proxy".into(),
-                        message: format!("site {name}: `header {f}` is not deferred and runs before reverse_proxy, so an upstream's own {f} is sent beside it"),
-                        location: Some(d.location.to_string()),
-                        remedy: Some("put it in a `header { ... defer }` block (harden's managed snippet does this for the headers it manages)".into()),
-                    });
+                    let message = format!("site {name}: `header {f}` is not deferred and runs before reverse_proxy, so an upstream's own {f} is sent beside it");
+                    // A field the profile manages: a finding that apply's edit resolves (it
+                    // removes the line); any other field is advice, never drift.
+                    if managed.contains(&f.to_ascii_lowercase()) {
+                        out.push(Finding {
+                            id: "caddy.header-before-proxy".into(),
+                            message,
+                            location: Some(d.location.to_string()),
+                            remedy: Some("put it in a `header { ... defer }` block (harden's managed snippet does this for the headers it manages)".into()),
+                        });
+                    } else {
+                        warnings
+                            .push(format!("{} ({}; put it in a `header {{ ... defer }}` block)", message, d.location));
+                    }
                 }
             }
         }
@@ -120,5 +142,5 @@ pub fn site_findings(
             });
         }
     }
-    out
+    Traps { findings: out, warnings }
 }
