@@ -42,6 +42,17 @@ impl Output {
 /// How processes are started; tests substitute a recorder to check decisions.
 pub trait Runner {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError>;
+    /// [`Runner::run`] with extra environment variables. Recorders that do not care about the
+    /// environment get this default.
+    fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        _env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        self.run(program, args, stdin)
+    }
     /// Whether `program` can be found on PATH (or is an absolute path that exists).
     fn has(&self, program: &str) -> bool;
 }
@@ -56,9 +67,24 @@ fn search_path() -> String {
 
 impl Runner for RealRunner {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
-        tracing::debug!(program, ?args, "run");
+        self.run_env(program, args, &[], stdin)
+    }
+
+    fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        tracing::debug!(program, ?args, ?env, "run");
         let mut cmd = Command::new(program);
-        cmd.args(args).env("LC_ALL", "C").env("PATH", search_path()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .env("LC_ALL", "C")
+            .env("PATH", search_path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         let spawn_err = |source| SysError::Spawn { program: program.to_string(), source };
         let mut child = cmd.spawn().map_err(spawn_err)?;
@@ -359,6 +385,17 @@ impl System {
 
     pub fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
         self.runner.run(program, args, stdin)
+    }
+
+    /// [`System::run`] with extra environment variables for the child.
+    pub fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        self.runner.run_env(program, args, env, stdin)
     }
 
     pub fn has_program(&self, program: &str) -> bool {

@@ -54,6 +54,15 @@ fn setup(profile: &str, caddyfile: &str) -> Root {
     r
 }
 
+/// No candidate tree is left beside the Caddyfile.
+fn assert_no_candidate(r: &Root) {
+    let dir: Vec<String> = std::fs::read_dir(r.file("/etc/caddy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!dir.iter().any(|n| n.starts_with(".harden-candidate")), "{dir:?}");
+}
+
 fn profile_arg(r: &Root) -> String {
     r.file("/profile/p.toml").display().to_string()
 }
@@ -417,4 +426,34 @@ fn caddy_mixed_http_https_site_gets_no_hsts_and_a_finding() {
     let after = r.read(CADDYFILE);
     assert!(after.contains("\timport harden_security_headers_http\n"), "{after}");
     assert!(!after.contains("Strict-Transport-Security"), "{after}");
+}
+
+/// Regression: `caddy validate` of a `tls internal` site created a local CA under the
+/// caller's `$HOME/.local/share/caddy`, even under `--root`.
+#[test]
+fn caddy_validate_does_not_write_into_home() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    // A profile version: plan then does not spawn `caddy version` (which makes `$HOME/.step`),
+    // so whatever appears in HOME comes from validate.
+    let profile = PROFILE.replace("preset", "version = \"2.6.2\"\npreset");
+    let r = setup(&profile, "example.com {\n\ttls internal\n\trespond hi\n}\n");
+    let home = tempfile::tempdir().unwrap();
+    let p = profile_arg(&r);
+    // Only the child gets this HOME, and no XDG directories, so caddy falls back to HOME.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harden"))
+        .args(["--root", &r.path().display().to_string(), "apply", "--profile", &p, "--yes"])
+        .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(r.read(CADDYFILE).contains("import harden_security_headers"));
+    let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "caddy wrote into HOME: {left:?}");
+    assert_no_candidate(&r);
 }

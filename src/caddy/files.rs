@@ -162,6 +162,13 @@ impl Candidate {
         Ok(c)
     }
 
+    /// HOME and XDG directories for caddy inside the tree, so that what caddy stores while
+    /// validating (a `tls internal` CA, `.step`) goes when the tree does.
+    pub fn caddy_env(&self) -> [(&'static str, String); 3] {
+        let home = format!("{}/.caddy-home", self.host_dir);
+        [("XDG_DATA_HOME", format!("{home}/data")), ("XDG_CONFIG_HOME", format!("{home}/config")), ("HOME", home)]
+    }
+
     /// caddy's messages name the tree's copies; this names the real files instead.
     pub fn real_names(&self, sys: &System, msg: &str) -> String {
         let root = sys.path("/").display().to_string();
