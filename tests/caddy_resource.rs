@@ -457,3 +457,27 @@ fn caddy_validate_does_not_write_into_home() {
     assert!(left.is_empty(), "caddy wrote into HOME: {left:?}");
     assert_no_candidate(&r);
 }
+
+/// Regression: `caddy validate` opened the global `log` output file of the Caddyfile on the
+/// host (creating its directory) instead of inside the root's candidate tree.
+#[test]
+fn caddy_validate_does_not_open_host_log_files() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    // A host path that does not exist yet, outside the root: without the redirect caddy
+    // creates it there.
+    let host = tempfile::tempdir().unwrap();
+    let log = host.path().join("logs/global.log");
+    let text =
+        format!("{{\n\tlog {{\n\t\toutput file {}\n\t}}\n}}\n\nexample.com {{\n\trespond hi\n}}\n", log.display());
+    let r = setup(PROFILE, &text);
+    let p = profile_arg(&r);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(r.read(CADDYFILE).contains(&format!("output file {}", log.display())), "written file keeps the path");
+    assert!(!host.path().join("logs").exists(), "caddy validate created the host's log directory");
+    assert!(!r.file(&log.display().to_string()).exists(), "nothing left in the root either");
+    assert_no_candidate(&r);
+}
