@@ -211,16 +211,33 @@ impl System {
 
     /// Read a file; Ok(None) when it does not exist.
     pub fn read(&self, p: &str) -> Result<Option<Vec<u8>>, SysError> {
+        self.read_as(p, self.record)
+    }
+
+    /// Read a text file without recording it for saved plans: for harden's own caches, which
+    /// say nothing about the machine and must not make a saved plan stale.
+    pub fn read_text_unrecorded(&self, p: &str) -> Result<Option<String>, SysError> {
+        self.text_of(p, self.read_as(p, false)?)
+    }
+
+    fn text_of(&self, p: &str, data: Option<Vec<u8>>) -> Result<Option<String>, SysError> {
+        match data {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b).map(Some).map_err(|_| SysError::NotText { path: self.path(p) }),
+        }
+    }
+
+    fn read_as(&self, p: &str, record: bool) -> Result<Option<Vec<u8>>, SysError> {
         let path = self.path(p);
         match fs::read(&path) {
             Ok(data) => {
-                if self.record {
+                if record {
                     self.reads.borrow_mut().insert(p.to_string(), sha256_hex(&data));
                 }
                 Ok(Some(data))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if self.record {
+                if record {
                     self.reads.borrow_mut().insert(p.to_string(), String::new());
                 }
                 Ok(None)
@@ -231,10 +248,7 @@ impl System {
     }
 
     pub fn read_text(&self, p: &str) -> Result<Option<String>, SysError> {
-        match self.read(p)? {
-            None => Ok(None),
-            Some(b) => String::from_utf8(b).map(Some).map_err(|_| SysError::NotText { path: self.path(p) }),
-        }
+        self.text_of(p, self.read(p)?)
     }
 
     /// Names and texts of the regular files in a directory (empty if absent).
