@@ -42,6 +42,17 @@ impl Output {
 /// How processes are started; tests substitute a recorder to check decisions.
 pub trait Runner {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError>;
+    /// [`Runner::run`] with extra environment variables. Recorders that do not care about the
+    /// environment get this default.
+    fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        _env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        self.run(program, args, stdin)
+    }
     /// Whether `program` can be found on PATH (or is an absolute path that exists).
     fn has(&self, program: &str) -> bool;
 }
@@ -56,9 +67,24 @@ fn search_path() -> String {
 
 impl Runner for RealRunner {
     fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
-        tracing::debug!(program, ?args, "run");
+        self.run_env(program, args, &[], stdin)
+    }
+
+    fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        tracing::debug!(program, ?args, ?env, "run");
         let mut cmd = Command::new(program);
-        cmd.args(args).env("LC_ALL", "C").env("PATH", search_path()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .env("LC_ALL", "C")
+            .env("PATH", search_path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         let spawn_err = |source| SysError::Spawn { program: program.to_string(), source };
         let mut child = cmd.spawn().map_err(spawn_err)?;
@@ -185,16 +211,33 @@ impl System {
 
     /// Read a file; Ok(None) when it does not exist.
     pub fn read(&self, p: &str) -> Result<Option<Vec<u8>>, SysError> {
+        self.read_as(p, self.record)
+    }
+
+    /// Read a text file without recording it for saved plans: for harden's own caches, which
+    /// say nothing about the machine and must not make a saved plan stale.
+    pub fn read_text_unrecorded(&self, p: &str) -> Result<Option<String>, SysError> {
+        self.text_of(p, self.read_as(p, false)?)
+    }
+
+    fn text_of(&self, p: &str, data: Option<Vec<u8>>) -> Result<Option<String>, SysError> {
+        match data {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b).map(Some).map_err(|_| SysError::NotText { path: self.path(p) }),
+        }
+    }
+
+    fn read_as(&self, p: &str, record: bool) -> Result<Option<Vec<u8>>, SysError> {
         let path = self.path(p);
         match fs::read(&path) {
             Ok(data) => {
-                if self.record {
+                if record {
                     self.reads.borrow_mut().insert(p.to_string(), sha256_hex(&data));
                 }
                 Ok(Some(data))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if self.record {
+                if record {
                     self.reads.borrow_mut().insert(p.to_string(), String::new());
                 }
                 Ok(None)
@@ -205,10 +248,7 @@ impl System {
     }
 
     pub fn read_text(&self, p: &str) -> Result<Option<String>, SysError> {
-        match self.read(p)? {
-            None => Ok(None),
-            Some(b) => String::from_utf8(b).map(Some).map_err(|_| SysError::NotText { path: self.path(p) }),
-        }
+        self.text_of(p, self.read(p)?)
     }
 
     /// Names and texts of the regular files in a directory (empty if absent).
@@ -359,6 +399,17 @@ impl System {
 
     pub fn run(&self, program: &str, args: &[&str], stdin: Option<&[u8]>) -> Result<Output, SysError> {
         self.runner.run(program, args, stdin)
+    }
+
+    /// [`System::run`] with extra environment variables for the child.
+    pub fn run_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output, SysError> {
+        self.runner.run_env(program, args, env, stdin)
     }
 
     pub fn has_program(&self, program: &str) -> bool {

@@ -8,7 +8,9 @@ mod common;
 
 use std::process::Command;
 
-use caddy_support::{adapt, caddy_installed, check_headers, deferred_handlers, without_headers, Root, CADDYFILE};
+use caddy_support::{
+    adapt, apply_in_sync_adapt, caddy_installed, check_headers, deferred_handlers, without_headers, Root, CADDYFILE,
+};
 
 const PROFILE: &str = r#"[caddy]
 reload = "none"
@@ -362,4 +364,35 @@ fn caddy_saved_plan_covers_imported_files() {
     let run = r.harden(&["apply", "--yes", &out]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(r.read(TENANTS[2].0).contains("import harden_security_headers_odoo_example_com"));
+}
+
+/// Regression: `a-b.example.com` and `a_b.example.com` (and `*.wild.example.com` and
+/// `wild.example.com`) got the same override snippet name, and plan failed with
+/// "redeclaration of previously declared snippet".
+#[test]
+fn caddy_snippet_names_of_similar_addresses_do_not_collide() {
+    let sites = ["a-b.example.com", "a_b.example.com", "*.wild.example.com", "wild.example.com"];
+    let mut main = String::new();
+    let mut profile = "[caddy]\nreload = \"none\"\npreset = \"owasp\"\n".to_string();
+    for (i, s) in sites.iter().enumerate() {
+        main += &format!("{s} {{\n\trespond \"{i}\"\n}}\n\n");
+        profile += &format!("[[caddy.site]]\naddress = \"{s}\"\nheaders = {{ X-Site = \"site-{i}\" }}\n");
+    }
+    let main = main.trim_end().to_string() + "\n";
+    let (r, p) = setup(&profile, &main, &[]);
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    let Some(json) = apply_in_sync_adapt(&r, &p) else { return };
+    let routes = json["apps"]["http"]["servers"]["srv0"]["routes"].as_array().unwrap();
+    for (i, s) in sites.iter().enumerate() {
+        let route = routes
+            .iter()
+            .find(|rt| rt["match"][0]["host"].as_array().is_some_and(|h| h.len() == 1 && h[0] == *s))
+            .unwrap_or_else(|| panic!("no route for {s}: {json}"));
+        let handle = route["handle"].to_string();
+        for j in 0..sites.len() {
+            let has = handle.contains(&format!("\"X-Site\":[\"site-{j}\"]"));
+            assert_eq!(has, i == j, "{s} and site-{j}: {handle}");
+        }
+    }
 }

@@ -54,6 +54,15 @@ fn setup(profile: &str, caddyfile: &str) -> Root {
     r
 }
 
+/// No candidate tree is left beside the Caddyfile.
+fn assert_no_candidate(r: &Root) {
+    let dir: Vec<String> = std::fs::read_dir(r.file("/etc/caddy"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!dir.iter().any(|n| n.starts_with(".harden-candidate")), "{dir:?}");
+}
+
 fn profile_arg(r: &Root) -> String {
     r.file("/profile/p.toml").display().to_string()
 }
@@ -350,14 +359,33 @@ fn caddy_version_syntax_finding_and_cache() {
     let installed = std::process::Command::new("caddy").arg("version").output().ok();
     let v = installed.and_then(|o| harden::caddy::version::parse(&String::from_utf8_lossy(&o.stdout)));
     if v.is_some_and(|v| v < (2, 7, 0)) {
-        // Without a profile version the installed caddy is asked once and the answer cached.
+        // Without a profile version the installed caddy is asked.
         r.write("/profile/p.toml", PROFILE);
         let plan = r.harden(&["plan", "--profile", &p]);
         assert!(plan.stdout.contains("needs Caddy 2.7"), "{plan:?}");
-        let cache = r.read(harden::caddy::version::CACHE);
-        assert!(cache.contains("caddy\t"), "{cache}");
-        assert_eq!(harden::caddy::version::parse(cache.rsplit('\t').next().unwrap()), v, "{cache}");
     }
+}
+
+/// Regression: plan wrote the caddy-version cache under the root (plan was not read-only),
+/// and a saved plan made on a fresh root was refused because the cache "was created since".
+#[test]
+fn caddy_version_cache_neither_written_by_plan_nor_staling_saved_plan() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    let r = setup(PROFILE, CADDYFILE_TEXT);
+    let p = profile_arg(&r);
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(!r.file("/var/cache").exists(), "plan under --root wrote into the root's /var/cache");
+    let out = r.file("/profile/plan.json").display().to_string();
+    assert_eq!(r.harden(&["plan", "--profile", &p, "--out", &out]).code, 2);
+    let saved = std::fs::read_to_string(&out).unwrap();
+    assert!(!saved.contains(harden::caddy::version::CACHE), "the cache is not an input of the saved plan");
+    let apply = r.harden(&["apply", "--yes", &out]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(r.read(CADDYFILE).contains("import harden_security_headers"));
 }
 
 #[test]
@@ -417,4 +445,58 @@ fn caddy_mixed_http_https_site_gets_no_hsts_and_a_finding() {
     let after = r.read(CADDYFILE);
     assert!(after.contains("\timport harden_security_headers_http\n"), "{after}");
     assert!(!after.contains("Strict-Transport-Security"), "{after}");
+}
+
+/// Regression: `caddy validate` of a `tls internal` site created a local CA under the
+/// caller's `$HOME/.local/share/caddy`, even under `--root`.
+#[test]
+fn caddy_validate_does_not_write_into_home() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    // A profile version: plan then does not spawn `caddy version` (which makes `$HOME/.step`),
+    // so whatever appears in HOME comes from validate.
+    let profile = PROFILE.replace("preset", "version = \"2.6.2\"\npreset");
+    let r = setup(&profile, "example.com {\n\ttls internal\n\trespond hi\n}\n");
+    let home = tempfile::tempdir().unwrap();
+    let p = profile_arg(&r);
+    // Only the child gets this HOME, and no XDG directories, so caddy falls back to HOME.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harden"))
+        .args(["--root", &r.path().display().to_string(), "apply", "--profile", &p, "--yes"])
+        .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(r.read(CADDYFILE).contains("import harden_security_headers"));
+    let left: Vec<_> = std::fs::read_dir(home.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "caddy wrote into HOME: {left:?}");
+    assert_no_candidate(&r);
+}
+
+/// Regression: `caddy validate` opened the global `log` output file of the Caddyfile on the
+/// host (creating its directory) instead of inside the root's candidate tree.
+#[test]
+fn caddy_validate_does_not_open_host_log_files() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    // A host path that does not exist yet, outside the root: without the redirect caddy
+    // creates it there.
+    let host = tempfile::tempdir().unwrap();
+    let log = host.path().join("logs/global.log");
+    let text =
+        format!("{{\n\tlog {{\n\t\toutput file {}\n\t}}\n}}\n\nexample.com {{\n\trespond hi\n}}\n", log.display());
+    let r = setup(PROFILE, &text);
+    let p = profile_arg(&r);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(r.read(CADDYFILE).contains(&format!("output file {}", log.display())), "written file keeps the path");
+    assert!(!host.path().join("logs").exists(), "caddy validate created the host's log directory");
+    assert!(!r.file(&log.display().to_string()).exists(), "nothing left in the root either");
+    assert_no_candidate(&r);
 }

@@ -72,8 +72,8 @@ fn how(sys: &System, a: &CaddyActions) -> How {
     }
 }
 
-fn run_ok(sys: &System, prog: &str, args: &[&str]) -> Result<(), String> {
-    let out = sys.run(prog, args, None).map_err(|e| e.to_string())?;
+fn run_ok(sys: &System, prog: &str, args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let out = sys.run_env(prog, args, env, None).map_err(|e| e.to_string())?;
     if out.ok() {
         return Ok(());
     }
@@ -89,9 +89,9 @@ fn run_ok(sys: &System, prog: &str, args: &[&str]) -> Result<(), String> {
 fn reload(sys: &System, how: &How, config: &str) -> Result<(), String> {
     match how {
         How::Api(addr) => {
-            run_ok(sys, "caddy", &["reload", "--config", config, "--adapter", "caddyfile", "--address", addr])
+            run_ok(sys, "caddy", &["reload", "--config", config, "--adapter", "caddyfile", "--address", addr], &[])
         }
-        How::Systemd => run_ok(sys, "systemctl", &["reload", "caddy"]),
+        How::Systemd => run_ok(sys, "systemctl", &["reload", "caddy"], &[]),
         How::Skip(_) => Ok(()),
     }
 }
@@ -138,11 +138,20 @@ fn restore(sys: &System, writes: &[FileWrite], old: &[Vec<u8>]) -> Result<String
     }
 }
 
+/// `caddy validate` of a candidate tree, with caddy's home inside the tree: validating a
+/// `tls internal` site creates a local CA under `$HOME`/`$XDG_DATA_HOME`, which would otherwise
+/// be left in the caller's home (root's, on a live host) after the tree is gone.
+fn validate_tree(sys: &System, cand: &Candidate) -> Result<(), String> {
+    let env = cand.caddy_env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run_ok(sys, "caddy", &["validate", "--config", &cand.config, "--adapter", "caddyfile"], &env)
+}
+
 /// `caddy validate` of all the new contents together (see [`Candidate`] for the layout).
 fn validate(sys: &System, a: &CaddyActions, files: &[String]) -> Result<(), ApplyError> {
     let host_path = sys.path(&a.caddyfile).display().to_string();
     let cand = Candidate::write(sys, &a.caddyfile, files, &a.writes)?;
-    let checked = run_ok(sys, "caddy", &["validate", "--config", &cand.config, "--adapter", "caddyfile"]);
+    let checked = validate_tree(sys, &cand);
     cand.remove();
     let Err(reason) = checked else { return Ok(()) };
     let mut reason = cand.real_names(sys, &reason);
@@ -150,7 +159,7 @@ fn validate(sys: &System, a: &CaddyActions, files: &[String]) -> Result<(), Appl
     // the service has and harden's shell does not). The current files are checked through an
     // unedited candidate tree, so that absolute imports stay inside the root.
     let current = Candidate::write(sys, &a.caddyfile, files, &[])?;
-    let now = run_ok(sys, "caddy", &["validate", "--config", &current.config, "--adapter", "caddyfile"]);
+    let now = validate_tree(sys, &current);
     current.remove();
     if now.is_err() {
         reason += "; caddy rejects the current file too, so the cause is not harden's edit (check the environment caddy runs with)";

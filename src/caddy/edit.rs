@@ -82,11 +82,18 @@ pub fn snippet(name: &str, set: &BTreeMap<String, String>, remove: &[String]) ->
     s
 }
 
-/// A snippet name from a site address: letters and digits kept, the rest `_`.
-pub fn snippet_name_for(address: &str) -> String {
+/// A snippet name from a site address: letters and digits kept, the rest `_`. Addresses such
+/// as `a-b.example.com` and `a_b.example.com` read alike, so when the readable name is `taken`
+/// already the first 8 hex digits of the exact address's sha256 are added: the same sites in
+/// the same order get the same names in every plan.
+pub fn snippet_name_for(address: &str, taken: impl Fn(&str) -> bool) -> String {
     let tail: String =
         address.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
-    format!("{SNIPPET_PREFIX}_{}", tail.trim_matches('_'))
+    let name = format!("{SNIPPET_PREFIX}_{}", tail.trim_matches('_'));
+    if !taken(&name) {
+        return name;
+    }
+    format!("{name}_{}", &crate::system::sha256_hex(address.as_bytes())[..8])
 }
 
 /// Where to insert after a token: before the `\r` a CRLF line leaves at the token's end.
@@ -155,8 +162,13 @@ mod tests {
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
         assert_eq!(quote("#x"), "\"#x\"");
         assert_eq!(
-            snippet_name_for("https://odoo.example.com:443"),
+            snippet_name_for("https://odoo.example.com:443", |_| false),
             "harden_security_headers_https___odoo_example_com_443"
         );
+        let a = snippet_name_for("a-b.example.com", |_| false);
+        let b = snippet_name_for("a_b.example.com", |n| n == a);
+        assert_eq!(a, "harden_security_headers_a_b_example_com");
+        assert!(b.starts_with(&format!("{a}_")) && b.len() == a.len() + 9, "{b}");
+        assert_eq!(b, snippet_name_for("a_b.example.com", |n| n == a), "stable");
     }
 }

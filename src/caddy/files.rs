@@ -101,18 +101,42 @@ pub fn closure(sys: &System, main: &str) -> Result<Vec<String>, String> {
 
 /// Rewrites the absolute import paths of `text` to point into the candidate tree at
 /// `host_prefix`; relative ones resolve inside the tree by themselves. Snippet names are left.
-fn redirect_imports(text: &str, file: &str, host_prefix: &str) -> String {
+/// With `logs`, `output file PATH` is moved into the tree too: `caddy validate` opens the log
+/// files of the global `log` options (creating them and their directories), which under
+/// `--root` would be the host's, not the root's.
+fn redirect_paths(text: &str, file: &str, host_prefix: &str, logs: bool) -> String {
     let Ok(lexed) = tokenize(text, Path::new(file)) else { return text.to_string() };
     let toks = &lexed.tokens;
     let snippets: Vec<&str> =
         toks.iter().filter_map(|t| t.text.strip_prefix('(').and_then(|n| n.strip_suffix(')'))).collect();
+    // The token `k` places after `i`, when all are on `i`'s line.
+    let same_line = |i: usize, k: usize| {
+        (i + 1..=i + k).all(|j| toks.get(j).is_some_and(|t| !toks[j - 1].next_is_on_new_line(t))).then(|| &toks[i + k])
+    };
     let mut splices = Vec::new();
+    let mut redirect = |arg: &super::lexer::Token, to: String| {
+        splices.push(edit::Splice { range: arg.span.clone(), text: edit::quote(&to) });
+    };
     for (i, t) in toks.iter().enumerate() {
-        let starts_line = i == 0 || toks[i - 1].next_is_on_new_line(t);
-        let Some(arg) = toks.get(i + 1).filter(|a| !t.next_is_on_new_line(a)) else { continue };
-        if starts_line && t.text.as_str() == "import" && arg.text.starts_with('/') && !snippets.contains(&&*arg.text) {
-            let text = edit::quote(&format!("{host_prefix}{}", arg.text));
-            splices.push(edit::Splice { range: arg.span.clone(), text });
+        if !(i == 0 || toks[i - 1].next_is_on_new_line(t)) {
+            continue;
+        }
+        match t.text.as_str() {
+            "import" => match same_line(i, 1) {
+                Some(arg) if arg.text.starts_with('/') && !snippets.contains(&&*arg.text) => {
+                    redirect(arg, format!("{host_prefix}{}", arg.text))
+                }
+                _ => {}
+            },
+            "output" if logs && same_line(i, 1).is_some_and(|k| k.text == "file") => match same_line(i, 2) {
+                // A `{$VAR}` or placeholder path is left to caddy.
+                Some(arg) if !arg.text.starts_with('{') => {
+                    let sep = if arg.text.starts_with('/') { "" } else { "/" };
+                    redirect(arg, format!("{host_prefix}{sep}{}", arg.text))
+                }
+                _ => {}
+            },
+            _ => {}
         }
     }
     edit::apply(text, &splices).unwrap_or_else(|_| text.to_string())
@@ -150,7 +174,7 @@ impl Candidate {
                         None => continue,
                     },
                 };
-                let text = redirect_imports(&text, f, &c.host_dir);
+                let text = redirect_paths(&text, f, &c.host_dir, sys.root() != Path::new("/"));
                 sys.write_atomic(&format!("{}{f}", c.dir), text.as_bytes(), 0o600)?;
             }
             Ok(())
@@ -160,6 +184,13 @@ impl Candidate {
             return Err(e);
         }
         Ok(c)
+    }
+
+    /// HOME and XDG directories for caddy inside the tree, so that what caddy stores while
+    /// validating (a `tls internal` CA, `.step`) goes when the tree does.
+    pub fn caddy_env(&self) -> [(&'static str, String); 3] {
+        let home = format!("{}/.caddy-home", self.host_dir);
+        [("XDG_DATA_HOME", format!("{home}/data")), ("XDG_CONFIG_HOME", format!("{home}/config")), ("HOME", home)]
     }
 
     /// caddy's messages name the tree's copies; this names the real files instead.
@@ -181,11 +212,19 @@ mod tests {
     #[test]
     fn absolute_imports_are_redirected_and_snippets_kept() {
         let src = "(snip) {\n\theader X 1\n}\nimport /etc/caddy/sites/*\nimport snip\nimport sites/*.caddy\nrespond import /x\n";
-        let out = redirect_imports(src, "/etc/caddy/Caddyfile", "/r/.c");
+        let out = redirect_paths(src, "/etc/caddy/Caddyfile", "/r/.c", true);
         assert_eq!(
             out,
             "(snip) {\n\theader X 1\n}\nimport /r/.c/etc/caddy/sites/*\nimport snip\nimport sites/*.caddy\nrespond import /x\n"
         );
+    }
+
+    #[test]
+    fn log_files_are_redirected_only_when_asked() {
+        let src = "{\n\tlog {\n\t\toutput file /var/log/caddy/a.log {\n\t\t\troll_keep 3\n\t\t}\n\t}\n}\nx {\n\tlog {\n\t\toutput file rel.log\n\t\toutput file {$LOG}\n\t}\n\trespond output file /y\n}\n";
+        let out = redirect_paths(src, "/etc/caddy/Caddyfile", "/r/.c", true);
+        assert_eq!(out, src.replace("/var/log", "/r/.c/var/log").replace("rel.log", "/r/.c/rel.log"));
+        assert_eq!(redirect_paths(src, "/etc/caddy/Caddyfile", "/r/.c", false), src);
     }
 
     #[test]

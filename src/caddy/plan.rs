@@ -332,7 +332,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
                 } else if !s.https && !snippets.iter().any(|(n, _)| n == &format!("{SNIPPET_PREFIX}_http")) {
                     format!("{SNIPPET_PREFIX}_http")
                 } else {
-                    edit::snippet_name_for(&s.addresses[0])
+                    edit::snippet_name_for(&s.addresses[0], |n| snippets.iter().any(|(m, _)| m == n))
                 };
                 snippets.push((name.clone(), text_for(&name)));
                 snippet_sets.push((set, remove));

@@ -148,6 +148,34 @@ fn header_name(loc: Loc, span: Range<usize>, name: &str) -> Result<String, Profi
     Ok(canonical(name))
 }
 
+/// Why a header value cannot be written into harden's snippet as it is, if so.
+fn value_problem(k: &str, v: &str) -> Option<String> {
+    if v.contains(['\n', '\r']) {
+        return Some(format!("the value of {k} contains a line break; use one line"));
+    }
+    if v.contains("{$") {
+        return Some(format!(
+            "the value of {k} contains '{{$', which Caddy would substitute from its environment; remove it"
+        ));
+    }
+    // Caddy 2.6.2 takes a token that is only a brace for a block's brace even when it is
+    // quoted (checked with `caddy adapt`: no quoting gives the literal value), and spaces
+    // around a lone brace would be trimmed by clients anyway.
+    let t = v.trim();
+    if t == "{" || t == "}" {
+        return Some(format!(
+            "the value of {k} is a lone '{t}', which Caddy reads as a block brace, not as a value; use another value"
+        ));
+    }
+    // Caddy rewrites a snippet's tokens as it imports them: it drops the backslash of `\{`
+    // (2.6.2, checked with `caddy adapt`) and fills in `{args...}` (and `{block}` in 2.9+), so
+    // the site would not get this value.
+    let seq = ["\\{", "\\}", "{args", "{block"].into_iter().find(|p| v.contains(p))?;
+    Some(format!(
+        "the value of {k} contains '{seq}', which Caddy rewrites when it imports harden's snippet; write the value without it"
+    ))
+}
+
 fn header_table(
     loc: Loc,
     t: &Spanned<BTreeMap<String, Spanned<String>>>,
@@ -155,17 +183,8 @@ fn header_table(
     let mut out = BTreeMap::new();
     for (k, v) in t.get_ref() {
         let name = header_name(loc, t.span(), k)?;
-        if v.get_ref().contains(['\n', '\r']) {
-            return Err(bad(loc, v.span(), format!("the value of {k} contains a line break; use one line")));
-        }
-        if v.get_ref().contains("{$") {
-            return Err(bad(
-                loc,
-                v.span(),
-                format!(
-                    "the value of {k} contains '{{$', which Caddy would substitute from its environment; remove it"
-                ),
-            ));
+        if let Some(why) = value_problem(k, v.get_ref()) {
+            return Err(bad(loc, v.span(), why));
         }
         if out.insert(name.clone(), field(loc, v)).is_some() {
             return Err(bad(loc, v.span(), format!("header {name} is given twice (names are case-insensitive)")));

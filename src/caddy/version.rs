@@ -1,6 +1,6 @@
 //! Which Caddy version the Caddyfile is checked against: the profile's `version`, else the
-//! installed binary's, read once and cached by the binary's path and mtime so that a plan does
-//! not spawn `caddy version` every time.
+//! installed binary's, read once and cached (on the live root) by the binary's path and mtime
+//! so that a plan does not spawn `caddy version` every time.
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
@@ -32,19 +32,28 @@ fn binary() -> Option<PathBuf> {
 }
 
 /// The installed caddy's version, or None when caddy is not installed (or says nothing usable).
+///
+/// The cache is used only on the live root: under `--root` plan must not write into the
+/// root's /var/cache (plan is read-only), so caddy is asked each time there. It is read
+/// without recording, so a saved plan is never stale because of harden's own cache.
 pub fn installed(sys: &System) -> Option<(u32, u32, u32)> {
     let bin = binary()?;
     let mtime = std::fs::metadata(&bin).ok()?.mtime();
     let key = format!("{}\t{mtime}\t", bin.display());
-    if let Ok(Some(cached)) = sys.read_text(CACHE) {
-        if let Some(v) = cached.strip_prefix(&key).and_then(|rest| parse(rest.trim())) {
-            return Some(v);
+    let live = sys.is_live();
+    if live {
+        if let Ok(Some(cached)) = sys.read_text_unrecorded(CACHE) {
+            if let Some(v) = cached.strip_prefix(&key).and_then(|rest| parse(rest.trim())) {
+                return Some(v);
+            }
         }
     }
     let out = sys.run(&bin.to_string_lossy(), &["version"], None).ok()?;
     let v = parse(&out.stdout)?;
-    // A cache that cannot be written only costs a spawn next time.
-    let _ = sys.write_atomic(CACHE, format!("{key}{}\n", out.stdout.trim()).as_bytes(), 0o644);
+    if live {
+        // A cache that cannot be written only costs a spawn next time.
+        let _ = sys.write_atomic(CACHE, format!("{key}{}\n", out.stdout.trim()).as_bytes(), 0o644);
+    }
     Some(v)
 }
 

@@ -203,6 +203,20 @@ pub fn adapt(r: &Root, file: &std::path::Path) -> Option<(serde_json::Value, Str
     Some((serde_json::from_slice(&out.stdout).ok()?, String::from_utf8_lossy(&out.stderr).into()))
 }
 
+/// Applies the profile at `p`, checks that a second plan is empty, and returns `caddy adapt`
+/// of the result (None, after a `SKIP:` line, when caddy is not installed).
+pub fn apply_in_sync_adapt(r: &Root, p: &str) -> Option<serde_json::Value> {
+    let apply = r.harden(&["apply", "--yes", "--profile", p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let again = r.harden(&["plan", "--profile", p]);
+    assert_eq!(again.code, 0, "second plan is empty: {again:?}");
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed (adapt check)");
+        return None;
+    }
+    Some(adapt(r, &r.file(CADDYFILE)).expect("caddy adapts the result").0)
+}
+
 /// Every `headers` handler with `response.deferred` and a `set` of X-Content-Type-Options (ours).
 pub fn deferred_handlers(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
     match v {

@@ -1,0 +1,60 @@
+//! Header values of the `[caddy]` profile that contain braces: what Caddy cannot take is
+//! rejected in the profile with file:line:col (a lone brace, an escaped brace, snippet
+//! arguments), and what harden accepts adapts to exactly the
+//! profile's value.
+#[path = "support/caddy.rs"]
+mod caddy_support;
+
+use caddy_support::{apply_in_sync_adapt, deferred_handlers, Root, CADDYFILE};
+
+/// Regression: a value that is only `{` or `}` was accepted, then `caddy validate` failed at
+/// apply ("unrecognized directive"), since Caddy 2.6.2 reads it as a brace even when quoted.
+#[test]
+fn caddy_lone_brace_header_value_is_rejected_in_profile() {
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[caddy]\npreset = \"owasp\"\n[caddy.headers]\nX-A = \"{\"\n", 4, 7, "lone '{'"),
+        ("[caddy]\n[[caddy.site]]\naddress = \"a.example\"\nheaders = { X-B = \" } \" }\n", 4, 19, "lone '}'"),
+        // Caddy drops this backslash, and fills in snippet arguments, as it imports the snippet.
+        ("[caddy]\n[caddy.headers]\nX-C = 'a\\{b'\n", 3, 7, "'\\{'"),
+        ("[caddy]\n[caddy.headers]\nX-D = \"{args.0}\"\n", 3, 7, "'{args'"),
+    ];
+    for (i, (text, line, col, what)) in cases.into_iter().enumerate() {
+        let p = d.path().join(format!("p{i}.toml"));
+        std::fs::write(&p, text).unwrap();
+        let e = harden::profile::load(&p).unwrap_err();
+        assert_eq!((e.at.line, e.at.column), (line, col), "{e}");
+        assert!(e.message.contains(what), "{e}");
+    }
+    // Through the CLI: plan refuses before reading the Caddyfile, and says where.
+    let r = Root::new();
+    r.write(CADDYFILE, "example.com {\n\trespond hi\n}\n");
+    r.write("/profile/p.toml", cases[0].0);
+    let p = r.file("/profile/p.toml").display().to_string();
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(plan.stderr.contains("p.toml:4:7"), "{plan:?}");
+}
+
+/// Values with braces that harden accepts: a placeholder, braces among other text. Each must
+/// adapt to exactly the profile's value.
+#[test]
+fn caddy_header_values_with_braces_adapt_to_that_value() {
+    let values =
+        [("X-Host", "{http.request.host}"), ("X-Mid", "a { b"), ("X-Close", "a}"), ("X-Open", "{x"), ("X-Pair", "{}")];
+    let mut profile = "[caddy]\nreload = \"none\"\npreset = \"owasp\"\n[caddy.headers]\n".to_string();
+    for (k, v) in values {
+        profile += &format!("{k} = {v:?}\n");
+    }
+    let r = Root::new();
+    r.write(CADDYFILE, "example.com {\n\trespond hi\n}\n");
+    r.write("/profile/p.toml", &profile);
+    let p = r.file("/profile/p.toml").display().to_string();
+    let Some(json) = apply_in_sync_adapt(&r, &p) else { return };
+    let mut handlers = Vec::new();
+    deferred_handlers(&json, &mut handlers);
+    assert_eq!(handlers.len(), 1, "{json}");
+    for (k, v) in values {
+        assert_eq!(handlers[0]["set"][k], serde_json::json!([v]), "{k}: {}", handlers[0]);
+    }
+}
