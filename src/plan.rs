@@ -27,7 +27,7 @@ pub struct Change {
 }
 
 /// Something the profile requires that harden cannot do itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub message: String,

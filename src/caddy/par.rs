@@ -23,6 +23,30 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     })
 }
 
+/// [`map`] over owned items.
+pub fn map_into<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || items.len() < MIN_PARALLEL {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<T>> = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(chunk).collect());
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<R>>())).collect();
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -30,6 +54,7 @@ mod tests {
         for n in [0, 3, super::MIN_PARALLEL, 5_001] {
             let items: Vec<usize> = (0..n).collect();
             assert_eq!(super::map(&items, |x| x * 2), items.iter().map(|x| x * 2).collect::<Vec<_>>());
+            assert_eq!(super::map_into(items.clone(), |x| x * 2), super::map(&items, |x| x * 2));
         }
     }
 }

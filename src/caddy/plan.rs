@@ -87,6 +87,8 @@ pub struct Observed {
     pub sites: Vec<(usize, SiteFacts)>,
     pub admin: Option<String>,
     pub auto_https_off: bool,
+    /// Whether the main file is as `caddy fmt` prints it (found beside the parse).
+    pub main_formatted: bool,
 }
 
 impl Observed {
@@ -107,7 +109,12 @@ fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segmen
 /// Reads and interprets the Caddyfile; `spec` None means observe only (show).
 pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Option<Observed>, PlanError> {
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
-    let loaded = import::load(sys, Path::new(path), &env)?;
+    let (loaded, main_formatted) = std::thread::scope(|scope| {
+        let formatted = scope.spawn(|| format::is_formatted(&text));
+        let loaded = import::load(sys, Path::new(path), &env);
+        (loaded, formatted.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    let loaded = loaded?;
     let headers = site_headers(&loaded.blocks)?;
     let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.to_string()));
     let auto_https_off =
@@ -116,7 +123,6 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         Some(v) => version::parse(&v.value),
         None => version::installed(sys),
     };
-    let mut sites = Vec::new();
     let srcs = files::sources(sys, path, &text, &loaded);
     // Sites of each file by file and line of their first key, to pair expanded and lossless blocks.
     let docs = std::iter::once(&loaded.main).chain(&loaded.imported);
@@ -135,7 +141,9 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
     let lossless =
         |(f, j): (usize, usize)| if f == 0 { &loaded.main.blocks[j] } else { &loaded.imported[f - 1].blocks[j] };
     let site_blocks = loaded.blocks.iter().enumerate().filter(|(_, b)| b.kind == BlockKind::Site);
-    for ((i, b), h) in site_blocks.zip(headers) {
+    let items: Vec<((usize, &ServerBlock), SiteHeaders)> = site_blocks.zip(headers).collect();
+    // Each site's facts depend only on the site: computed over the CPUs.
+    let sites = super::par::map_into(items, |((i, b), h)| {
         let addresses = h.addresses.clone();
         let has_tls = b.body.iter().any(|s| s.directive() == "tls");
         let https = site_is_https(&addresses, has_tls, auto_https_off);
@@ -204,9 +212,18 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             findings,
             warnings: traps.warnings,
         };
-        sites.push((i, facts));
-    }
-    Ok(Some(Observed { path: path.to_string(), text, loaded, files: srcs, sites, admin, auto_https_off }))
+        (i, facts)
+    });
+    Ok(Some(Observed {
+        path: path.to_string(),
+        text,
+        loaded,
+        files: srcs,
+        sites,
+        admin,
+        auto_https_off,
+        main_formatted,
+    }))
 }
 
 /// The field a header line operates on, lowercased, without its `+ - ? >` prefix.
@@ -386,7 +403,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         let want = snippet_of.get(&idx);
         let Some((f, j)) = s.block.filter(|_| s.editable) else {
             // A site the operator fixed by hand (say, imported harden's snippet) is in sync.
-            let unmet = s.selected.then(|| satisfies(s, &s.headers).err()).flatten();
+            let unmet = s.selected.then(|| satisfies(s, &outcome(&s.headers)).err()).flatten();
             if let (Some(why), Some(unmet)) = (s.not_editable.as_ref(), unmet) {
                 findings.push(Finding {
                     id: "caddy.site-not-editable".into(),
@@ -478,7 +495,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         }
     }
     let mut texts = Vec::new();
-    for (file, splices) in o.files.iter().zip(&splices) {
+    for (f, (file, splices)) in o.files.iter().zip(&splices).enumerate() {
         if splices.is_empty() {
             texts.push(None);
             continue;
@@ -489,7 +506,8 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
         // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
         // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
-        if line_end_of(src) == "\n" && format::is_formatted(src) {
+        let formatted = if f == 0 { o.main_formatted } else { format::is_formatted(src) };
+        if line_end_of(src) == "\n" && formatted {
             text = format::format(&text);
         }
         texts.push(Some(text).filter(|t| t != src));
@@ -514,17 +532,28 @@ pub fn removed(h: &SiteHeaders) -> Vec<String> {
 }
 
 /// Whether an unconditional deferred delete removes `name` on this site.
-fn deletes(h: &SiteHeaders, name: &str) -> bool {
-    removed(h).iter().any(|p| p.eq_ignore_ascii_case(name) || p == "*")
+/// What a site's headers come to: the effective fields and the deletions (computed once per
+/// site, since every check below needs both).
+struct Outcome {
+    eff: BTreeMap<String, EffectiveHeader>,
+    gone: Vec<String>,
+}
+
+fn outcome(h: &SiteHeaders) -> Outcome {
+    Outcome { eff: h.effective(), gone: removed(h) }
+}
+
+fn deletes(o: &Outcome, name: &str) -> bool {
+    o.gone.iter().any(|p| p.eq_ignore_ascii_case(name) || p == "*")
 }
 
 /// Header-level differences a site's edit makes: the profile's fields against the current
 /// effective headers, and every other field whose value the edit changes or drops (`after` is
 /// the site's headers in the edited files), so that no removal goes unlisted.
-fn header_changes(s: &SiteFacts, after: &SiteHeaders) -> Vec<Change> {
+fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Change> {
     let site = s.addresses.join(", ");
-    let eff = s.headers.effective();
-    let mut out = side_effects(s, &site, &eff, after);
+    let eff = &before.eff;
+    let mut out = side_effects(s, &site, before, after);
     // A site harden cannot edit is a finding, not a change apply would fail to make.
     let Some((set, remove)) = s.desired.as_ref().filter(|_| s.editable) else { return out };
     for (k, v) in set {
@@ -547,7 +576,7 @@ fn header_changes(s: &SiteFacts, after: &SiteHeaders) -> Vec<Change> {
         }
     }
     for r in remove {
-        if !deletes(&s.headers, r) {
+        if !deletes(before, r) {
             out.push(Change {
                 kind: ChangeKind::Remove,
                 item: "caddy.header".into(),
@@ -575,19 +604,14 @@ fn header_changes(s: &SiteFacts, after: &SiteHeaders) -> Vec<Change> {
 
 /// Fields outside the profile's set whose effective value the edit changes or drops (a site
 /// that is no longer selected, or a header the profile no longer names).
-fn side_effects(
-    s: &SiteFacts,
-    site: &str,
-    before: &BTreeMap<String, EffectiveHeader>,
-    after: &SiteHeaders,
-) -> Vec<Change> {
+fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Outcome) -> Vec<Change> {
+    let (before, now) = (&before_all.eff, &after_all.eff);
     let covered = |k: &str| {
         let in_set =
             s.desired.as_ref().is_some_and(|(set, _)| s.editable && set.keys().any(|f| f.eq_ignore_ascii_case(k)));
         let hsts_off = !s.https && k == HSTS.to_ascii_lowercase() && s.managed.contains(k);
         in_set || hsts_off
     };
-    let now = after.effective();
     let mut out = Vec::new();
     for (k, e) in before.iter().filter(|(k, _)| !covered(k)) {
         match now.get(k) {
@@ -623,35 +647,55 @@ fn side_effects(
             actual: None,
         });
     }
+    // Deletions (`-Server`) the edit stops making, say on a site no longer selected.
+    let wanted = |g: &str| {
+        s.desired.as_ref().is_some_and(|(_, remove)| s.editable && remove.iter().any(|r| r.eq_ignore_ascii_case(g)))
+    };
+    for g in before_all.gone.iter().filter(|g| !wanted(g) && !deletes(after_all, g)) {
+        out.push(Change {
+            kind: ChangeKind::Change,
+            item: "caddy.header".into(),
+            summary: format!("{site}: stop removing {g}"),
+            expected: None,
+            actual: None,
+        });
+    }
     out
 }
 
 /// Checks that the edited files give every selected site exactly the profile's headers: the
 /// edited main file is expanded with the edited imported files in place of those on disk.
-fn verify(o: &Observed, after: &[SiteHeaders]) -> Result<(), String> {
-    if after.len() != o.sites.len() {
-        return Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()));
+/// Per site of the edited files: the self-check's verdict and the changes to list.
+type Judged = (Result<(), String>, Vec<Change>);
+
+fn judge(o: &Observed, after: &[SiteHeaders]) -> Vec<Judged> {
+    let pairs: Vec<(&SiteFacts, Option<&SiteHeaders>)> =
+        o.sites.iter().enumerate().map(|(i, (_, s))| (s, after.get(i))).collect();
+    super::par::map(&pairs, |(s, h)| {
+        let none = SiteHeaders { addresses: Vec::new(), directives: Vec::new() };
+        let h = h.unwrap_or(&none);
+        let (before, now) = (outcome(&s.headers), outcome(h));
+        (verify_site(s, h, &now), header_changes(s, &before, &now))
+    })
+}
+
+fn verify_site(s: &SiteFacts, h: &SiteHeaders, now: &Outcome) -> Result<(), String> {
+    // An edit must never change where a site answers (a misplaced byte order mark would).
+    if h.addresses != s.addresses {
+        return Err(format!("site {} would answer at {}", s.addresses.join(", "), h.addresses.join(", ")));
     }
-    let pairs: Vec<(&SiteFacts, &SiteHeaders)> = o.sites.iter().map(|(_, s)| s).zip(after).collect();
-    let checked = super::par::map(&pairs, |(s, h)| {
-        // An edit must never change where a site answers (a misplaced byte order mark would).
-        if h.addresses != s.addresses {
-            return Err(format!("site {} would answer at {}", s.addresses.join(", "), h.addresses.join(", ")));
-        }
-        // Sites harden cannot edit are reported as findings, not checked here.
-        if s.editable {
-            satisfies(s, h).map_err(|e| format!("site {}: {e}", s.addresses.join(", ")))
-        } else {
-            Ok(())
-        }
-    });
-    checked.into_iter().collect()
+    // Sites harden cannot edit are reported as findings, not checked here.
+    if s.editable {
+        satisfies(s, now).map_err(|e| format!("site {}: {e}", s.addresses.join(", ")))
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether headers `h` give site `s` exactly the profile's fields (`Err` says which does not).
-fn satisfies(s: &SiteFacts, h: &SiteHeaders) -> Result<(), String> {
+fn satisfies(s: &SiteFacts, h: &Outcome) -> Result<(), String> {
     let Some((set, remove)) = &s.desired else { return Ok(()) };
-    let eff = h.effective();
+    let eff = &h.eff;
     for (k, v) in set {
         let got = eff.get(&k.to_ascii_lowercase()).map(|e| e.values.clone()).unwrap_or_default();
         if got != [v.clone()] {
@@ -687,9 +731,11 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         });
         return Ok(rp);
     };
+    // A site file imported twice expands to two copies with the same findings.
+    let (mut seen, mut seen_w) = (std::collections::HashSet::new(), std::collections::HashSet::new());
     for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
-        rp.findings.extend(s.findings.iter().cloned());
-        rp.warnings.extend(s.warnings.iter().cloned());
+        rp.findings.extend(s.findings.iter().filter(|f| seen.insert(*f)).cloned());
+        rp.warnings.extend(s.warnings.iter().filter(|w| seen_w.insert(*w)).cloned());
     }
     if let Sites::List(l) = &spec.sites {
         for a in l.iter().filter(|a| !o.sites.iter().any(|(_, s)| s.names.contains(&a.value))) {
@@ -744,16 +790,17 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             import::expand_overlay(main, Path::new(&o.path), sys, &env, &overlay).map_err(|e| bug(&o.path, &e))?;
         let after = site_headers(&blocks).map_err(|e| bug(&o.path, &e))?;
         drop_later(blocks);
-        let checked = verify(&o, &after);
+        let judged = judge(&o, &after);
+        let checked = if after.len() != o.sites.len() {
+            Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()))
+        } else {
+            judged.iter().find_map(|(v, _)| v.clone().err()).map_or(Ok(()), Err)
+        };
         if let Err(e) = checked {
             let names: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
             blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", names.join(", ")));
         }
-        let none = SiteHeaders { addresses: Vec::new(), directives: Vec::new() };
-        let pairs: Vec<(&SiteFacts, &SiteHeaders)> =
-            o.sites.iter().enumerate().map(|(i, (_, s))| (s, after.get(i).unwrap_or(&none))).collect();
-        let per_site = super::par::map(&pairs, |(s, h)| header_changes(s, h));
-        for (idx, mut c) in per_site.into_iter().enumerate() {
+        for (idx, (_, mut c)) in judged.into_iter().enumerate() {
             let s = &o.sites[idx].1;
             if c.is_empty() {
                 if let Some(notes) = edited.site_edits.get(&idx) {
