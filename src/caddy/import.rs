@@ -116,6 +116,7 @@ fn expand(
         next_origin: 1,
         imports: 0,
         files: Vec::new(),
+        parsed: HashSet::new(),
     };
     let mut blocks = Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?;
     // Like Caddy, snippet definitions are not part of the configuration once expanded.
@@ -130,10 +131,12 @@ pub(super) struct Expander<'a> {
     uses: Vec<ImportUse>,
     snippets: HashMap<String, Vec<Token>>,
     /// Import graph: node (file, or `file:snippet`) to the nodes it imports.
-    edges: HashMap<String, Vec<String>>,
+    edges: HashMap<String, HashSet<String>>,
     next_origin: u32,
     imports: usize,
     files: Vec<Document>,
+    /// Logical paths of the files in `files`.
+    parsed: HashSet<String>,
 }
 
 impl Expander<'_> {
@@ -175,16 +178,13 @@ impl Expander<'_> {
     fn add_edge(&mut self, at: &Token, from: &str, to: &str) -> Result<(), ParseError> {
         // An edge already in the graph was checked when it was added, and any later edge that
         // closes a cycle through it is caught when that one is added.
-        if self.edges.get(from).is_some_and(|l| l.iter().any(|n| n == to)) {
+        if self.edges.get(from).is_some_and(|l| l.contains(to)) {
             return Ok(());
         }
         if self.reaches(to, from) {
             return Err(err(at, ErrorKind::ImportCycle { from: from.to_string(), to: to.to_string() }));
         }
-        let list = self.edges.entry(from.to_string()).or_default();
-        if !list.iter().any(|n| n == to) {
-            list.push(to.to_string());
-        }
+        self.edges.entry(from.to_string()).or_default().insert(to.to_string());
         Ok(())
     }
 
@@ -231,7 +231,8 @@ impl Expander<'_> {
                 continue;
             }
             let file = Path::new(m);
-            if !self.files.iter().any(|d| &*d.file == file) {
+            // A set, not a scan of `files`: a multi-tenant layout imports thousands of files.
+            if self.parsed.insert(m.clone()) {
                 // A file imported inside a block holds directives, not server blocks.
                 let doc = if nesting == 0 { parse_str(&text, file)? } else { parse_fragment(&text, file)? };
                 self.files.push(doc);
