@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: `harden plan` (parse, expand, header model, edits, self-check) of a generated
 # Caddyfile with N sites (default 5,000) and N/2 sites, side by side with `caddy adapt` of the
-# same files. Reports medians (hyperfine), the ratio to caddy adapt, the N/(N/2) ratio
-# (linearity), and peak memory. Nothing outside a temp dir is touched; no caddy is started.
+# same files, plus the multi-tenant layout (one file per site, `import sites/*.caddy`).
+# Reports medians (hyperfine), the ratio to caddy adapt, the N/(N/2) ratio (linearity), and
+# peak memory. Nothing outside a temp dir is touched; no caddy is started.
 # Usage: bench/caddy.sh [N]   (needs caddy, hyperfine, python3; /usr/bin/time for memory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,12 @@ gen() { # gen COUNT ROOT
 }
 gen "$N" "$T/big"
 gen $((N / 2)) "$T/half"
+# The same sites, one file each, imported by a glob from the main Caddyfile.
+mkdir -p "$T/multi/etc/caddy/sites"
+printf '{\n\temail ops@example.com\n}\n\nimport sites/*.caddy\n' > "$T/multi/etc/caddy/Caddyfile"
+for i in $(seq 1 "$N"); do
+  printf 'site%d.example.com {\n\theader X-Frame-Options SAMEORIGIN\n\treverse_proxy localhost:%d\n}\n' "$i" $((10000 + i % 50000)) > "$T/multi/etc/caddy/sites/s$i.caddy"
+done
 # version in the profile: the benchmark measures harden, not a `caddy version` spawn.
 printf '[caddy]\nreload = "none"\nversion = "2.6.2"\npreset = "owasp"\n' > "$T/profile.toml"
 export HOME=$T/home XDG_DATA_HOME=$T/home/data XDG_CONFIG_HOME=$T/home/config
@@ -30,7 +37,9 @@ hyperfine -N --warmup 2 --runs 15 --style basic -i --export-json "$T/h.json" \
   -n "harden plan ($N sites)" "$H --root $T/big plan -q --profile $T/profile.toml" \
   -n "harden plan ($((N / 2)) sites)" "$H --root $T/half plan -q --profile $T/profile.toml" \
   -n "caddy adapt ($N sites)" "caddy adapt --config $T/big/etc/caddy/Caddyfile --adapter caddyfile" \
-  -n "caddy adapt ($((N / 2)) sites)" "caddy adapt --config $T/half/etc/caddy/Caddyfile --adapter caddyfile" >/dev/null
+  -n "caddy adapt ($((N / 2)) sites)" "caddy adapt --config $T/half/etc/caddy/Caddyfile --adapter caddyfile" \
+  -n "harden plan ($N site files)" "$H --root $T/multi plan -q --profile $T/profile.toml" \
+  -n "caddy adapt ($N site files)" "caddy adapt --config $T/multi/etc/caddy/Caddyfile --adapter caddyfile" >/dev/null
 python3 - "$T/h.json" "$N" <<'PY'
 import json, sys
 n = int(sys.argv[2])
@@ -41,6 +50,8 @@ for name, m in r.items():
     print(f"{name:28s} median {m * 1000:8.1f} ms")
 print(f"harden / caddy adapt at {n} sites: {hb / cb:.3f}")
 print(f"linearity ({n} vs {n // 2} sites): harden {hb / hh:.2f}, caddy adapt {cb / ch:.2f} (2.00 = linear)")
+hm, cm = r[f"harden plan ({n} site files)"], r[f"caddy adapt ({n} site files)"]
+print(f"harden / caddy adapt with {n} site files: {hm / cm:.3f}")
 PY
 if [ -x /usr/bin/time ]; then
   /usr/bin/time -f "peak RSS %M KiB  harden plan ($N sites)" "$H" --root "$T/big" plan -q --profile "$T/profile.toml" 2>&1 >/dev/null | tail -1 || true

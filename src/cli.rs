@@ -291,7 +291,11 @@ fn dispatch(
                     print(&format!("{}\n", serde_json::to_string_pretty(&render::plan_json(&plan, false))?))
                 }
             }
-            Ok(if plan.has_changes() { 2 } else { 0 })
+            let code = if plan.has_changes() { 2 } else { 0 };
+            // `plan` is one-shot: the process ends next, and freeing a plan of thousands of
+            // sites piece by piece would only delay the exit.
+            std::mem::forget(plan);
+            Ok(code)
         }
         Cmd::Check { profile, format } => {
             let prof = profile::load(&profile)?;

@@ -800,6 +800,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             let names: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
             blocked = Some(format!("harden's edit of {} would not give the profile's headers: {e}", names.join(", ")));
         }
+        drop_later(after);
         for (idx, (_, mut c)) in judged.into_iter().enumerate() {
             let s = &o.sites[idx].1;
             if c.is_empty() {
