@@ -18,8 +18,10 @@ use super::lexer::{substitute_env, tokenize, Token};
 use super::parser::{err, parse_fragment, parse_str, syntax, Parser};
 use super::tree::{BlockKind, Document, ServerBlock};
 
-/// Safety net against pathological expansion (Caddy has none; a cycle is caught earlier).
-const MAX_IMPORTS: usize = 10_000;
+/// Safety net against exponential expansion (snippets importing snippets several times over;
+/// Caddy has none, and a cycle is caught earlier). A multi-tenant file of N site files, each
+/// importing harden's snippet, makes 2N imports, so the limit is far above any real layout.
+const MAX_IMPORTS: usize = 1_000_000;
 
 /// A Caddyfile with its imports.
 #[derive(Debug, Clone)]
