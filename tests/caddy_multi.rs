@@ -152,14 +152,14 @@ fn caddy_absolute_imports_are_validated_inside_the_root() {
 
 #[test]
 fn caddy_files_imported_twice_or_with_args_are_findings() {
-    // Imported by a glob and directly: an edit would reach both copies of the site.
+    // Imported by a glob and directly: the site is defined twice, which Caddy refuses
+    // ("ambiguous site definition"); harden says so instead of calling it in sync.
     let main = "import sites/*.caddy\nimport sites/a.caddy\n";
     let (r, p) = setup(PROFILE, main, &TENANTS[..1]);
     let plan = r.harden(&["plan", "--profile", &p]);
-    assert_eq!(plan.code, 0, "{plan:?}");
-    assert!(plan.stdout.contains("/etc/caddy/sites/a.caddy:1: site a.example.com is not edited"), "{plan:?}");
+    assert_eq!(plan.code, 1, "{plan:?}");
     assert!(
-        plan.stdout.contains("is imported 2 times (at /etc/caddy/Caddyfile:1, /etc/caddy/Caddyfile:2)"),
+        plan.stderr.contains("ambiguous site definition: a.example.com is also defined at /etc/caddy/sites/a.caddy:1"),
         "{plan:?}"
     );
     assert_eq!(r.read(TENANTS[0].0), TENANTS[0].1);
@@ -395,4 +395,32 @@ fn caddy_snippet_names_of_similar_addresses_do_not_collide() {
             assert_eq!(has, i == j, "{s} and site-{j}: {handle}");
         }
     }
+}
+
+/// Regression: a brace-less tenant file followed by another tenant's site was read as one
+/// site with an unknown directive, and plan called the configuration in sync; Caddy refuses it.
+#[test]
+fn caddy_braceless_site_followed_by_another_site_is_an_error() {
+    let main = "{\n\temail ops@example.com\n}\n\nimport sites/*.caddy\n";
+    let files = [
+        ("/etc/caddy/sites/a.caddy", "bl.example.com\n\nreverse_proxy 127.0.0.1:9000\n"),
+        ("/etc/caddy/sites/z.caddy", "z.example.com {\n\trespond z\n}\n"),
+    ];
+    let (r, p) = setup(PROFILE, main, &files);
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(plan.stderr.contains("/etc/caddy/sites/z.caddy:1: z.example.com looks like a second site"), "{plan:?}");
+    assert_eq!(r.read(files[0].0), files[0].1);
+}
+
+/// Regression: a tenant file symlinked to another defines the same site twice; plan said
+/// "No changes" for a configuration Caddy refuses.
+#[test]
+fn caddy_site_defined_twice_through_a_symlink_is_an_error() {
+    let main = "import sites/*.caddy\n";
+    let (r, p) = setup(PROFILE, main, &TENANTS[..1]);
+    std::os::unix::fs::symlink("a.caddy", r.file("/etc/caddy/sites/dup.caddy")).unwrap();
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(plan.stderr.contains("ambiguous site definition: a.example.com"), "{plan:?}");
 }

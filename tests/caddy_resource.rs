@@ -500,3 +500,31 @@ fn caddy_validate_does_not_open_host_log_files() {
     assert!(!r.file(&log.display().to_string()).exists(), "nothing left in the root either");
     assert_no_candidate(&r);
 }
+
+/// Regression: `caddy version` (run by plan when the profile names no version) made
+/// `$HOME/.step`; it now runs with a private HOME in TMPDIR that is removed afterwards.
+#[test]
+fn caddy_version_spawn_leaves_nothing_in_home() {
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed");
+        return;
+    }
+    let r = setup(PROFILE, "example.com {\n\trespond hi\n}\n");
+    let (home, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let p = profile_arg(&r);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harden"))
+        .args(["--root", &r.path().display().to_string(), "plan", "--profile", &p])
+        .env("NO_COLOR", "1")
+        .env("HOME", home.path())
+        .env("TMPDIR", tmp.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("STEPPATH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    for dir in [home.path(), tmp.path()] {
+        let left: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "caddy left {left:?} in {}", dir.display());
+    }
+}

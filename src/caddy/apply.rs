@@ -89,7 +89,9 @@ fn run_ok(sys: &System, prog: &str, args: &[&str], env: &[(&str, &str)]) -> Resu
 fn reload(sys: &System, how: &How, config: &str) -> Result<(), String> {
     match how {
         How::Api(addr) => {
-            run_ok(sys, "caddy", &["reload", "--config", config, "--adapter", "caddyfile", "--address", addr], &[])
+            let home = super::version::ScratchHome::new();
+            let args = ["reload", "--config", config, "--adapter", "caddyfile", "--address", addr];
+            run_ok(sys, "caddy", &args, &home.env())
         }
         How::Systemd => run_ok(sys, "systemctl", &["reload", "caddy"], &[]),
         How::Skip(_) => Ok(()),

@@ -48,6 +48,12 @@ pub(super) struct Parser<'e, 'a> {
     expanding: bool,
 }
 
+/// Whether a directive position holds what can only be a site address (directive names have
+/// no dots, colons or slashes).
+fn looks_like_address(text: &str) -> bool {
+    !text.starts_with('@') && !text.contains("{$") && (text.contains(['.', ':', '/']) || text == "localhost")
+}
+
 pub(super) fn err(t: &Token, kind: ErrorKind) -> ParseError {
     ParseError::new(t.location(), kind)
 }
@@ -153,7 +159,18 @@ impl<'e, 'a> Parser<'e, 'a> {
                 self.expand_import(1)?;
                 continue;
             }
-            body.push(self.segment()?);
+            let seg = self.segment()?;
+            // Caddy takes a later `other.site {` for an unknown directive of this site; say so
+            // here, with the line, instead of treating it as part of the brace-less site.
+            // Only once expanded: an unexpanded `{$VAR}` line can stand for anything.
+            let second = seg.first().filter(|t| self.expanding && seg.block().is_some() && looks_like_address(&t.text));
+            if let Some(t) = second {
+                return Err(syntax(
+                    t,
+                    format!("{} looks like a second site, but the site before it is written without braces; put each site's directives in {{ ... }}", t.text),
+                ));
+            }
+            body.push(seg);
         }
         Ok(ServerBlock { kind, keys, open: None, body, close: None })
     }

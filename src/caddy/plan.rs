@@ -142,6 +142,22 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         |(f, j): (usize, usize)| if f == 0 { &loaded.main.blocks[j] } else { &loaded.imported[f - 1].blocks[j] };
     let site_blocks = loaded.blocks.iter().enumerate().filter(|(_, b)| b.kind == BlockKind::Site);
     let items: Vec<((usize, &ServerBlock), SiteHeaders)> = site_blocks.zip(headers).collect();
+    // Caddy refuses an address defined by two site blocks (a file imported twice, a symlinked
+    // tenant file); a plan of such a configuration would call it in sync.
+    let mut defined: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    for ((_, b), h) in &items {
+        let Some(key) = b.keys.first() else { continue };
+        for a in &h.addresses {
+            if let Some(first) = defined.insert(a.as_str(), key.location().to_string()) {
+                return Err(PlanError::Parse(super::ParseError::new(
+                    key.location(),
+                    super::ErrorKind::Syntax(format!(
+                        "ambiguous site definition: {a} is also defined at {first}; Caddy refuses this configuration"
+                    )),
+                )));
+            }
+        }
+    }
     // Each site's facts depend only on the site: computed over the CPUs.
     let sites = super::par::map_into(items, |((i, b), h)| {
         let addresses = h.addresses.clone();

@@ -36,6 +36,43 @@ fn binary() -> Option<PathBuf> {
 /// The cache is used only on the live root: under `--root` plan must not write into the
 /// root's /var/cache (plan is read-only), so caddy is asked each time there. It is read
 /// without recording, so a saved plan is never stale because of harden's own cache.
+/// A private, throw-away HOME for a caddy command that is not `validate` (which gets one in its
+/// candidate tree): every caddy run creates `$HOME/.step` and may create `$HOME/.local/share/caddy`,
+/// and harden must leave no trace in the caller's home. Dropping the guard removes it.
+pub struct ScratchHome {
+    _dir: Option<tempfile::TempDir>,
+    env: Vec<(&'static str, String)>,
+}
+
+impl ScratchHome {
+    pub fn new() -> ScratchHome {
+        let dir = tempfile::Builder::new().prefix("harden-caddy-").tempdir().ok();
+        let env = match &dir {
+            Some(d) => {
+                let h = d.path().display().to_string();
+                vec![
+                    ("XDG_DATA_HOME", format!("{h}/data")),
+                    ("XDG_CONFIG_HOME", format!("{h}/config")),
+                    ("STEPPATH", format!("{h}/step")),
+                    ("HOME", h),
+                ]
+            }
+            None => Vec::new(),
+        };
+        ScratchHome { _dir: dir, env }
+    }
+
+    pub fn env(&self) -> Vec<(&str, &str)> {
+        self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+    }
+}
+
+impl Default for ScratchHome {
+    fn default() -> Self {
+        ScratchHome::new()
+    }
+}
+
 pub fn installed(sys: &System) -> Option<(u32, u32, u32)> {
     let bin = binary()?;
     let mtime = std::fs::metadata(&bin).ok()?.mtime();
@@ -48,7 +85,10 @@ pub fn installed(sys: &System) -> Option<(u32, u32, u32)> {
             }
         }
     }
-    let out = sys.run(&bin.to_string_lossy(), &["version"], None).ok()?;
+    let out = {
+        let home = ScratchHome::new();
+        sys.run_env(&bin.to_string_lossy(), &["version"], &home.env(), None).ok()?
+    };
     let v = parse(&out.stdout)?;
     if live {
         // A cache that cannot be written only costs a spawn next time.
