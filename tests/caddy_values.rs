@@ -18,6 +18,10 @@ fn caddy_lone_brace_header_value_is_rejected_in_profile() {
         // Caddy drops this backslash, and fills in snippet arguments, as it imports the snippet.
         ("[caddy]\n[caddy.headers]\nX-C = 'a\\{b'\n", 3, 7, "'\\{'"),
         ("[caddy]\n[caddy.headers]\nX-D = \"{args.0}\"\n", 3, 7, "'{args'"),
+        // Regression: a trailing backslash was written as `"a\"`, an unterminated quote, and
+        // plan failed with "this is a bug in harden".
+        ("[caddy]\n[caddy.headers]\nX-E = 'a\\'\n", 3, 7, "backslash"),
+        ("[caddy]\n[caddy.headers]\nX-F = 'a\\\"b'\n", 3, 7, "backslash"),
     ];
     for (i, (text, line, col, what)) in cases.into_iter().enumerate() {
         let p = d.path().join(format!("p{i}.toml"));

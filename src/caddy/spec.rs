@@ -167,6 +167,13 @@ fn value_problem(k: &str, v: &str) -> Option<String> {
             "the value of {k} is a lone '{t}', which Caddy reads as a block brace, not as a value; use another value"
         ));
     }
+    // Inside double quotes Caddy's lexer escapes only `\"`: a backslash before a quote or at the
+    // end of the value would end the quoted value early (and the edit would not parse).
+    if v.ends_with('\\') || v.contains("\\\"") {
+        return Some(format!(
+            "the value of {k} has a backslash before a quote or at its end, which a Caddyfile cannot quote; write the value without it"
+        ));
+    }
     // Caddy rewrites a snippet's tokens as it imports them: it drops the backslash of `\{`
     // (2.6.2, checked with `caddy adapt`) and fills in `{args...}` (and `{block}` in 2.9+), so
     // the site would not get this value.
