@@ -246,3 +246,17 @@ fn caddy_hand_fixed_site_in_twice_imported_file_is_in_sync() {
     let check = r.harden(&["check", "--profile", &p]);
     assert_eq!(check.code, 0, "{check:?}");
 }
+
+/// Regression: `reload = "api"` with `admin off` in the Caddyfile was only noted after apply
+/// had written the file ("not reloaded"); the plan now warns before anything is written.
+#[test]
+fn caddy_api_reload_with_admin_off_is_warned_at_plan_time() {
+    let r = Root::new();
+    r.write(CADDYFILE, "{\n\tadmin off\n}\n\nexample.com {\n\trespond hi\n}\n");
+    r.write("/profile/p.toml", "[caddy]\nreload = \"api\"\npreset = \"owasp\"\nversion = \"2.6.2\"\n");
+    let p = r.file("/profile/p.toml").display().to_string();
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    let all = format!("{}{}", plan.stdout, plan.stderr);
+    assert!(all.contains("reload = \"api\" but /etc/caddy/Caddyfile turns the admin API off"), "{plan:?}");
+}

@@ -851,6 +851,13 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         rp.warnings
             .push(format!("--root is {}: apply writes the file only and does not reload caddy", sys.root().display()));
     }
+    // Said at plan time, not only after the write: this profile can never reload this caddy.
+    if !writes.is_empty() && spec.reload == Reload::Api && o.admin.as_deref() == Some("off") {
+        rp.warnings.push(format!(
+            "reload = \"api\" but {} turns the admin API off (`admin off`): apply will write the files and not reload caddy; use reload = \"systemd\" or \"auto\"",
+            o.path
+        ));
+    }
     rp.actions = Actions::Caddy(CaddyActions {
         caddyfile: o.path.clone(),
         writes,
