@@ -188,9 +188,8 @@ impl Candidate {
 
     /// HOME and XDG directories for caddy inside the tree, so that what caddy stores while
     /// validating (a `tls internal` CA, `.step`) goes when the tree does.
-    pub fn caddy_env(&self) -> [(&'static str, String); 3] {
-        let home = format!("{}/.caddy-home", self.host_dir);
-        [("XDG_DATA_HOME", format!("{home}/data")), ("XDG_CONFIG_HOME", format!("{home}/config")), ("HOME", home)]
+    pub fn caddy_env(&self) -> Vec<(&'static str, String)> {
+        super::version::home_env(&format!("{}/.caddy-home", self.host_dir))
     }
 
     /// caddy's messages name the tree's copies; this names the real files instead.

@@ -66,11 +66,8 @@ pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
         )
     })?;
     // The lossless tree and the expansion are independent readings of the same text.
-    let (main, expanded) = std::thread::scope(|scope| {
-        let main = scope.spawn(|| parse_str(&text, &file));
-        let expanded = expand(&text, &file, sys, env, &Overlay::new());
-        (main.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), expanded)
-    });
+    let (main, expanded) =
+        super::par::join(|| parse_str(&text, &file), || expand(&text, &file, sys, env, &Overlay::new()));
     let main = main?;
     let (blocks, imported, uses) = expanded?;
     Ok(Loaded { main, imported, blocks, uses })

@@ -6,24 +6,19 @@ const MIN_PARALLEL: usize = 256;
 
 /// `items.iter().map(f).collect()`, in order, computed in chunks on scoped threads.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || items.len() < MIN_PARALLEL {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
+    map_into(items.iter().collect(), f)
+}
+
+/// Runs `a` on a scoped thread while `b` runs here; a panic in `a` goes on in the caller.
+pub fn join<A: Send, B>(a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
     std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            items.chunks(chunk).map(|c| scope.spawn(move || c.iter().map(f).collect::<Vec<R>>())).collect();
-        let mut out = Vec::with_capacity(items.len());
-        for p in parts {
-            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
+        let a = scope.spawn(a);
+        let b = b();
+        (a.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), b)
     })
 }
 
-/// [`map`] over owned items.
+/// [`map`] over owned items: the chunks are moved to the threads.
 pub fn map_into<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     if threads < 2 || items.len() < MIN_PARALLEL {

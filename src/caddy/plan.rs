@@ -109,11 +109,8 @@ fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segmen
 /// Reads and interprets the Caddyfile; `spec` None means observe only (show).
 pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Option<Observed>, PlanError> {
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
-    let (loaded, main_formatted) = std::thread::scope(|scope| {
-        let formatted = scope.spawn(|| format::is_formatted(&text));
-        let loaded = import::load(sys, Path::new(path), &env);
-        (loaded, formatted.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-    });
+    let (main_formatted, loaded) =
+        super::par::join(|| format::is_formatted(&text), || import::load(sys, Path::new(path), &env));
     let loaded = loaded?;
     let headers = site_headers(&loaded.blocks)?;
     let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.to_string()));

@@ -47,24 +47,24 @@ pub struct ScratchHome {
 impl ScratchHome {
     pub fn new() -> ScratchHome {
         let dir = tempfile::Builder::new().prefix("harden-caddy-").tempdir().ok();
-        let env = match &dir {
-            Some(d) => {
-                let h = d.path().display().to_string();
-                vec![
-                    ("XDG_DATA_HOME", format!("{h}/data")),
-                    ("XDG_CONFIG_HOME", format!("{h}/config")),
-                    ("STEPPATH", format!("{h}/step")),
-                    ("HOME", h),
-                ]
-            }
-            None => Vec::new(),
-        };
+        let env = dir.as_ref().map(|d| home_env(&d.path().display().to_string())).unwrap_or_default();
         ScratchHome { _dir: dir, env }
     }
 
     pub fn env(&self) -> Vec<(&str, &str)> {
         self.env.iter().map(|(k, v)| (*k, v.as_str())).collect()
     }
+}
+
+/// The environment that makes caddy keep all its state (`.step`, a `tls internal` CA, config)
+/// under `home`.
+pub fn home_env(home: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("XDG_DATA_HOME", format!("{home}/data")),
+        ("XDG_CONFIG_HOME", format!("{home}/config")),
+        ("STEPPATH", format!("{home}/step")),
+        ("HOME", home.to_string()),
+    ]
 }
 
 impl Default for ScratchHome {
