@@ -235,3 +235,23 @@ echo "=== after"; $H check --profile $P; echo "rc=$?"; iptables -S ufw-user-inpu
     assert!(s["apply"].contains("rc=0"), "{run:?}");
     assert!(s["after"].contains("rc=0") && s["after"].trim_end().ends_with('6'), "{run:?}");
 }
+
+/// Regression: with ufw enabled, plan compares the kernel and read its cold cache file as a
+/// plan input, then wrote it; `apply PLANFILE` refused ("kernel-cache/... was created since").
+#[test]
+fn saved_plan_with_a_cold_kernel_cache_applies() {
+    let Some(ns) = Ns::new() else { return };
+    let p = ns.put("p.toml", PROFILE);
+    let run = ns.run(&format!(
+        r#"
+ufw --force enable >/dev/null
+rm -rf /run/harden/kernel-cache
+$H plan --profile {p} --out $W/plan.json >/dev/null 2>&1; echo "planrc=$?"
+echo "=== apply"; $H apply $W/plan.json --yes; echo "rc=$?"
+"#
+    ));
+    let s = sections(&run.stdout);
+    assert!(run.stdout.contains("planrc=2"), "{run:?}");
+    assert!(s["apply"].contains("rc=0"), "{run:?}");
+    assert!(!run.stderr.contains("kernel-cache"), "{run:?}");
+}

@@ -145,7 +145,8 @@ fn expected(sys: &System, v6: bool, stream: &str) -> Option<Table> {
         .unwrap_or_default();
     let key = crate::system::sha256_hex(format!("{save}\n{tool}\n{stream}").as_bytes());
     let cache = format!("/run/harden/kernel-cache/{key}.save");
-    if let Ok(Some(text)) = sys.read_text(&cache) {
+    // harden's own cache: not an input a saved plan may be refused over.
+    if let Ok(Some(text)) = sys.read_text_unrecorded(&cache) {
         return Some(parse_save(&text));
     }
     let script = format!("{restore} -n && {save} -t filter");
