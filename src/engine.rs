@@ -73,7 +73,7 @@ impl ApplyReport {
         self.resources.iter().any(|r| r.failed.is_some())
     }
     pub fn failed(&self) -> bool {
-        self.resources.iter().any(|r| r.failed.is_some()) || !self.remaining.is_empty()
+        self.failed_resources() || !self.remaining.is_empty()
     }
 }
 
@@ -167,18 +167,11 @@ fn apply_once(sys: &System, plan: &Plan, profile: &Profile, opts: &ApplyOptions)
             }
         }
     }
-    // Refusals are checked for every resource before anything is written.
+    // Refusals are checked for every resource before anything is written (a blocked plan was
+    // refused above).
     for r in &plan.resources {
-        if let (Actions::Caddy(a), false) = (&r.actions, r.changes.is_empty()) {
-            if let Some(b) = &a.blocked {
-                bail!("{}: {b}. Nothing was changed.", r.resource);
-            }
-        }
         if let Actions::Firewall(a) = &r.actions {
             if !r.changes.is_empty() {
-                if let Some(b) = &a.blocked {
-                    bail!("{}: {b}", r.resource);
-                }
                 if let (Some(v), false) = (&a.unverified_version, opts.force) {
                     bail!(
                         "ufw {v} is installed, but harden writes only the file formats of ufw {} (verified); nothing was changed. Use --force to write anyway.",

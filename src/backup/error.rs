@@ -36,6 +36,11 @@ impl BackupError {
         matches!(self, BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied)
     }
 
+    /// A file that does not exist (not one that cannot be read).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+
     /// The file:line this error points at, when it has one.
     pub fn location(&self) -> Option<&Location> {
         match self {

@@ -75,10 +75,11 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         secrets: Vec::new(),
     };
     let mut seen_findings = HashSet::new();
-    if !spec.sets().is_empty() {
+    let sets = spec.sets();
+    if !sets.is_empty() {
         check_id_files(&root)?;
     }
-    for c in spec.sets() {
+    for c in sets {
         // A profile shared by many hosts may name a config this host lacks: a finding for
         // a person, not an error that would stop the plan of every other resource.
         if let Some(missing) = missing_config(&root, &c)? {
@@ -163,8 +164,11 @@ fn missing_config(root: &Root, c: &Configured) -> Result<Option<PathBuf>, Backup
 
 /// Permission errors say what to do: harden reads backup secrets' files as root.
 fn denied_hint(e: BackupError) -> BackupError {
+    if !e.is_denied() {
+        return e;
+    }
     match e {
-        BackupError::Io { path, source } if source.kind() == std::io::ErrorKind::PermissionDenied => BackupError::Io {
+        BackupError::Io { path, source } => BackupError::Io {
             path,
             source: std::io::Error::new(source.kind(), format!("{source} (run harden as root)")),
         },
@@ -177,7 +181,7 @@ fn denied_hint(e: BackupError) -> BackupError {
 fn check_id_files(root: &Root) -> Result<(), BackupError> {
     for f in ["/etc/passwd", "/etc/group"] {
         if let Err(e) = root.read_bytes(Path::new(f)) {
-            if !matches!(&e, BackupError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound) {
+            if !e.is_not_found() {
                 return Err(denied_hint(e));
             }
         }

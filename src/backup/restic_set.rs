@@ -29,7 +29,7 @@ pub fn load_restic(
         // a unit this host lacks is a finding, like a missing config (profiles are shared)
         let text = match root.read_to_string(unit_path) {
             Ok(t) => t,
-            Err(super::error::BackupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(e) if e.is_not_found() => {
                 findings.push(Finding {
                     check: Check::SecretFileMissing,
                     severity: Severity::Medium,

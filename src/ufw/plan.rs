@@ -407,17 +407,16 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         defaults.set("IPV6", if ipv6 { "yes" } else { "no" });
     }
     let mut policy_changed = false;
-    for (key, dir, want, cur, managed) in [
-        ("DEFAULT_INPUT_POLICY", "incoming", input, o.input, spec.defaults.incoming.is_some()),
-        ("DEFAULT_OUTPUT_POLICY", "outgoing", output, o.output, spec.defaults.outgoing.is_some()),
-        ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward, spec.defaults.routed.is_some()),
+    for (key, dir, want, cur) in [
+        ("DEFAULT_INPUT_POLICY", "incoming", input, o.input),
+        ("DEFAULT_OUTPUT_POLICY", "outgoing", output, o.output),
+        ("DEFAULT_FORWARD_POLICY", "routed", forward, o.forward),
     ] {
         let raw = defaults.get_raw(key).map(str::to_string);
         // ufw-init (shell) compares the uppercase word; quotes are optional.
         let exact = raw.as_deref().is_some_and(|r| r.trim_matches('"') == want.target());
         // A value ufw-init (shell) cannot use is rewritten even when the
         // profile does not name it: the firewall would not start as written.
-        let _ = managed;
         if Some(want) != cur || !exact {
             let actual = raw.clone().unwrap_or_else(|| "unset".into());
             let summary = if Some(want) == cur {
