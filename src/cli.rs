@@ -244,6 +244,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         bail!("--root {}: not a directory", cli.root.display());
     }
     let mut sys = System::real(&cli.root);
+    // These plan once and exit; apply plans several times, and the agent runs for good.
+    crate::system::set_one_shot(matches!(cli.command, Cmd::Plan { .. } | Cmd::Check { .. } | Cmd::Show { .. }));
     let audit = crate::audit::AuditLog::new(&sys, &cli.audit_log, cli.audit_retention_days, cli.audit_max_size);
     // The agent writes metrics after each of its runs; it must not clear them when it stops.
     let metrics = if matches!(cli.command, Cmd::Agent { .. }) { None } else { cli.metrics.clone() };

@@ -11,12 +11,17 @@ pub struct Location {
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Paths are UTF-8 in practice; `display()` is for the rest (and slower).
+        match self.file.to_str() {
+            Some(p) => f.write_str(p)?,
+            None => write!(f, "{}", self.file.display())?,
+        }
         if self.line == 0 {
-            write!(f, "{}", self.file.display())
+            Ok(())
         } else if self.column > 0 {
-            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+            write!(f, ":{}:{}", self.line, self.column)
         } else {
-            write!(f, "{}:{}", self.file.display(), self.line)
+            write!(f, ":{}", self.line)
         }
     }
 }

@@ -129,6 +129,18 @@ fn path_parts(p: &Path) -> Vec<std::ffi::OsString> {
         .collect()
 }
 
+/// Whether this process ends after one plan (plan, check, show), so a large value need not be
+/// freed piece by piece: the exit gives the memory back at once.
+static ONE_SHOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_one_shot(on: bool) {
+    ONE_SHOT.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn one_shot() -> bool {
+    ONE_SHOT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     let d = Sha256::digest(data);
     d.iter().map(|b| format!("{b:02x}")).collect()

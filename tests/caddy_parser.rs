@@ -149,3 +149,69 @@ fn top_level_import_of_sites_and_block_placeholders() {
     assert_eq!(inner.body[0].directive(), "header_up");
     assert_eq!(inner.body[0].first().map(|t| t.file.display().to_string()), Some("/sites.caddy".into()));
 }
+
+/// Every token of the expanded blocks as the header model and the plan see it (the import
+/// splice number, `origin`, differs between the two expansions by design).
+fn token_view(blocks: &[ServerBlock]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in blocks {
+        out.push(format!("block {:?} {:?}", b.kind, b.keys.iter().map(|k| k.text.as_str()).collect::<Vec<_>>()));
+        for s in &b.body {
+            for t in s.to_tokens() {
+                out.push(format!(
+                    "{}:{} {:?} {:?} {:?} {:?} {:?}",
+                    t.file.display(),
+                    t.line,
+                    t.text,
+                    t.raw,
+                    t.leading,
+                    t.span,
+                    t.snippet
+                ));
+            }
+            out.push("--".into());
+        }
+    }
+    out
+}
+
+/// A snippet imported inside many blocks is parsed once and its segments copied; the result
+/// must be what splicing and parsing it at every import gives, import uses included.
+#[test]
+fn reused_snippet_expansions_equal_spliced_ones() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let root = root.path();
+    write(root, "/etc/caddy/common.caddy", "header X-Common 1\n");
+    let src = "(inner) {\n\theader X-Inner {args[0]}\n}\n\n(outer) {\n\t# comment\n\theader {\n\t\tX-Frame-Options DENY\n\t\t-Server\n\t\tdefer\n\t}\n\timport inner a\n\trespond \"hi {args[0]}\" {block}\n}\n\n(files) {\n\timport common.caddy\n}\n\na.com {\n\timport outer\n\treverse_proxy x\n}\n\nb.com {\n\timport outer\n\timport outer\n\thandle /api/* {\n\t\timport outer\n\t}\n\timport files\n}\n\nc.com {\n\timport outer z\n\timport files\n\timport outer {\n\t\tq\n\t}\n}\n\nd.com\nimport outer\nimport files\n";
+    let sys = System::real(root);
+    let file = Path::new("/etc/caddy/Caddyfile");
+    let (reused, _) = harden::caddy::expand_str(src, file, &sys, &no_env).expect("expands");
+    let (spliced, spliced_uses) = harden::caddy::import::expand_spliced(src, file, &sys, &no_env).expect("expands");
+    assert_eq!(token_view(&reused), token_view(&spliced));
+    // The file imported by a snippet is counted once per use, so harden never takes it for a
+    // file of its own.
+    write(root, "/etc/caddy/Caddyfile", src);
+    let loaded = load(&sys, file, &no_env).expect("loads");
+    assert_eq!(loaded.uses, spliced_uses);
+    assert_eq!(loaded.uses.iter().filter(|u| u.file == "/etc/caddy/common.caddy").count(), 3);
+}
+
+/// The import limit still counts the imports inside a reused snippet expansion.
+#[test]
+fn reused_snippet_expansions_count_against_the_import_limit() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let sys = System::real(root.path());
+    // Each level imports the one below ten times: one use of l5 makes 111,111 imports, so
+    // nine sites stay under the limit of 1,000,000 and ten exceed it, but only if every reuse
+    // of the expansion is counted.
+    let mut src = String::from("(l0) {\n\theader X 1\n}\n");
+    for i in 1..=5 {
+        let body = format!("\timport l{}\n", i - 1).repeat(10);
+        src += &format!("(l{i}) {{\n{body}}}\n");
+    }
+    let sites = |n: usize| (0..n).map(|i| format!("s{i}.com {{\n\timport l5\n}}\n")).collect::<String>();
+    let file = Path::new("/Caddyfile");
+    assert!(harden::caddy::expand_str(&format!("{src}{}", sites(9)), file, &sys, &no_env).is_ok());
+    let e = harden::caddy::expand_str(&format!("{src}{}", sites(10)), file, &sys, &no_env).expect_err("over the limit");
+    assert!(e.to_string().contains("more than 1000000 imports"), "{e}");
+}

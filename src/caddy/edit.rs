@@ -18,9 +18,15 @@ pub struct Splice {
 
 /// Applies non-overlapping splices (in any order) to `src`.
 pub fn apply(src: &str, splices: &[Splice]) -> Result<String, String> {
+    apply_with_joins(src, splices).map(|(out, _)| out)
+}
+
+/// [`apply`], plus the offsets in the result where a removal closed up the text around it.
+pub fn apply_with_joins(src: &str, splices: &[Splice]) -> Result<(String, Vec<usize>), String> {
     let mut sorted: Vec<&Splice> = splices.iter().collect();
     sorted.sort_by_key(|s| (s.range.start, s.range.end));
     let mut out = String::with_capacity(src.len() + 256);
+    let mut joins = Vec::new();
     let mut at = 0;
     for s in sorted {
         if s.range.start < at {
@@ -28,10 +34,29 @@ pub fn apply(src: &str, splices: &[Splice]) -> Result<String, String> {
         }
         out.push_str(&src[at..s.range.start]);
         out.push_str(&s.text);
+        if s.text.is_empty() && !s.range.is_empty() {
+            joins.push(out.len());
+        }
         at = s.range.end;
     }
     out.push_str(&src[at..]);
-    Ok(out)
+    Ok((out, joins))
+}
+
+/// Whether `caddy fmt` could change `text`, a formatted file after splices whose removals
+/// closed up at `joins`. Removed lines are whole segments, so the lines left keep their
+/// nesting and indentation; only the lines meeting at a join can break fmt's rules (a blank
+/// line doubled, or left at the start or end of a block or file, an emptied block). Anything
+/// other than two ordinary lines meeting at a line start counts as a possible change.
+pub fn fmt_may_change(text: &str, joins: &[usize]) -> bool {
+    joins.iter().any(|&p| {
+        if p == 0 || p >= text.len() || text.as_bytes()[p - 1] != b'\n' {
+            return true;
+        }
+        let before = text[..p - 1].rsplit('\n').next().unwrap_or("").trim();
+        let after = text[p..].split('\n').next().unwrap_or("").trim();
+        before.is_empty() || after.is_empty() || before.ends_with('{') && after.starts_with('}')
+    })
 }
 
 /// The whole lines that `span` occupies: from the start of its first line (when only
@@ -153,6 +178,28 @@ mod tests {
         assert!(
             apply(src, &[Splice { range: 0..3, text: "x".into() }, Splice { range: 2..4, text: "y".into() }]).is_err()
         );
+    }
+
+    #[test]
+    fn fmt_is_needed_only_where_removals_meet_blank_lines_or_close_a_block() {
+        let fmt_clean = |src: &str, removed: &str| {
+            let at = src.find(removed).unwrap();
+            let (out, joins) =
+                apply_with_joins(src, &[Splice { range: at..at + removed.len(), text: String::new() }]).unwrap();
+            let may = fmt_may_change(&out, &joins);
+            // Whenever it says no change is possible, the formatter agrees.
+            if !may {
+                assert_eq!(super::super::format::format(&out), out, "{out:?}");
+            }
+            may
+        };
+        assert!(!fmt_clean("a {\n\tb\n\tc\n\td\n}\n", "\tc\n"));
+        assert!(!fmt_clean("a {\n\tb\n\tc\n}\n", "\tb\n"));
+        assert!(fmt_clean("a {\n\tb\n\n\tc\n\n\td\n}\n", "\tc\n"), "two blank lines meet");
+        assert!(fmt_clean("a {\n\tb\n\n\tc\n}\n", "\tc\n"), "blank line before the close");
+        assert!(fmt_clean("a {\n\tb\n}\n", "\tb\n"), "emptied block");
+        assert!(fmt_clean("a {\n\tb x\n}\n", " x"), "inside a line");
+        assert!(fmt_clean("a\nb\n", "b\n"), "end of file");
     }
 
     #[test]

@@ -408,16 +408,23 @@ fn flatten_lines<'a>(body: &'a [Segment], out: &mut Vec<(&'a str, Vec<&'a str>)>
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-frame-options` becomes `X-Frame-Options`;
 /// a name with characters outside an HTTP token is left as written.
 pub fn canonical(name: &str) -> String {
-    let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let token_char = |b: u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            )
+    };
     if name.is_empty() || !name.bytes().all(token_char) {
         return name.to_string();
     }
     let mut upper = true;
-    name.bytes()
-        .map(|b| {
-            let c = if upper { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() };
-            upper = b == b'-';
-            c as char
-        })
-        .collect()
+    let mut bytes = name.as_bytes().to_vec();
+    for b in &mut bytes {
+        let was = *b;
+        *b = if upper { was.to_ascii_uppercase() } else { was.to_ascii_lowercase() };
+        upper = was == b'-';
+    }
+    // Token characters are ASCII, and so is every byte written.
+    String::from_utf8(bytes).unwrap_or_else(|_| name.to_string())
 }

@@ -16,7 +16,7 @@ use crate::system::{SysError, System};
 use super::error::{ErrorKind, ParseError};
 use super::lexer::{substitute_env, tokenize, Token};
 use super::parser::{err, parse_fragment, parse_str, syntax, Parser};
-use super::tree::{BlockKind, Document, ServerBlock};
+use super::tree::{BlockKind, Document, Item, Segment, ServerBlock};
 
 /// Safety net against exponential expansion (snippets importing snippets several times over;
 /// Caddy has none, and a cycle is caught earlier). A multi-tenant file of N site files, each
@@ -67,7 +67,7 @@ pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
     })?;
     // The lossless tree and the expansion are independent readings of the same text.
     let (main, expanded) =
-        super::par::join(|| parse_str(&text, &file), || expand(&text, &file, sys, env, &Overlay::new()));
+        super::par::join(|| parse_str(&text, &file), || expand(&text, &file, sys, env, &Overlay::new(), true));
     let main = main?;
     let (blocks, imported, uses) = expanded?;
     Ok(Loaded { main, imported, blocks, uses })
@@ -92,7 +92,18 @@ pub fn expand_overlay(
     env: &dyn Fn(&str) -> Option<String>,
     overlay: &Overlay,
 ) -> Result<(Vec<ServerBlock>, Vec<Document>), ParseError> {
-    expand(src, file, sys, env, overlay).map(|(blocks, files, _)| (blocks, files))
+    expand(src, file, sys, env, overlay, true).map(|(blocks, files, _)| (blocks, files))
+}
+
+/// The reference expansion, for tests of the reuse of snippet expansions: every import is
+/// spliced and parsed in place. Returns the server blocks and every import use.
+pub fn expand_spliced(
+    src: &str,
+    file: &Path,
+    sys: &System,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Vec<ServerBlock>, Vec<ImportUse>), ParseError> {
+    expand(src, file, sys, env, &Overlay::new(), false).map(|(blocks, _, uses)| (blocks, uses))
 }
 
 type Expansion = (Vec<ServerBlock>, Vec<Document>, Vec<ImportUse>);
@@ -103,6 +114,7 @@ fn expand(
     sys: &System,
     env: &dyn Fn(&str) -> Option<String>,
     overlay: &Overlay,
+    reuse: bool,
 ) -> Result<Expansion, ParseError> {
     let lexed = tokenize(&substitute_env(src, env), file)?;
     let mut exp = Expander {
@@ -116,6 +128,8 @@ fn expand(
         imports: 0,
         files: Vec::new(),
         parsed: HashSet::new(),
+        memo: HashMap::new(),
+        reuse,
     };
     let mut blocks = Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?;
     // Like Caddy, snippet definitions are not part of the configuration once expanded.
@@ -136,9 +150,31 @@ pub(super) struct Expander<'a> {
     files: Vec<Document>,
     /// Logical paths of the files in `files`.
     parsed: HashSet<String>,
+    /// Snippets imported inside blocks without arguments or a block, by name: their expansion
+    /// is the same every time, so it is parsed once and copied (a file where every site
+    /// imports harden's snippet would otherwise parse that snippet once per site).
+    memo: HashMap<String, Memo>,
+    /// False for the reference expansion ([`expand_spliced`]).
+    reuse: bool,
+}
+
+enum Memo {
+    /// The parsed segments, and how many imports their expansion made.
+    Segments(Vec<Segment>, usize),
+    /// Its expansion imports files, whose every use must be recorded: spliced each time.
+    Inline,
 }
 
 impl Expander<'_> {
+    /// Counts `n` imports against [`MAX_IMPORTS`].
+    fn count_import(&mut self, at: &Token, n: usize) -> Result<(), ParseError> {
+        self.imports += n;
+        if self.imports > MAX_IMPORTS {
+            return Err(syntax(at, format!("more than {MAX_IMPORTS} imports; is a snippet importing itself?")));
+        }
+        Ok(())
+    }
+
     pub(super) fn define_snippet(&mut self, name: &str, block: &ServerBlock) -> Result<(), ParseError> {
         if self.snippets.contains_key(name) {
             if let Some(k) = block.keys.first() {
@@ -327,12 +363,13 @@ struct ImportContext {
 }
 
 impl Parser<'_, '_> {
-    /// Replaces the import line at the cursor with the tokens it imports.
-    pub(super) fn expand_import(&mut self, nesting: usize) -> Result<(), ParseError> {
+    /// Replaces the import line at the cursor with the tokens it imports; or, for a snippet
+    /// inside a block whose expansion is known (see [`Expander::memo`]), returns its segments.
+    pub(super) fn expand_import(&mut self, nesting: usize) -> Result<Option<Vec<Segment>>, ParseError> {
         // After the splice the parser reads the imported tokens as if they stood where the
         // import line was, so the token before that line is the previous one again.
         let before = self.prev.clone();
-        let Some(import_tok) = self.bump() else { return Ok(()) };
+        let Some(import_tok) = self.bump() else { return Ok(None) };
         let same_line = |p: &Self| {
             p.peek().is_some_and(|t| p.prev.as_ref().is_some_and(|q| !q.next_is_on_new_line(t)) && !t.is_open_brace())
         };
@@ -353,19 +390,17 @@ impl Parser<'_, '_> {
         let Some(exp) = self.expander.as_deref_mut() else {
             return Err(syntax(&import_tok, "import expansion needs a loader".to_string()));
         };
-        exp.imports += 1;
-        if exp.imports > MAX_IMPORTS {
-            return Err(syntax(
-                &import_tok,
-                format!("more than {MAX_IMPORTS} imports; is a snippet importing itself?"),
-            ));
-        }
-        let (imported, nodes) = match exp.snippets.get(pattern.as_str()) {
+        exp.count_import(&import_tok, 1)?;
+        // A snippet's tokens are copied only when they are spliced or parsed, not on reuse.
+        let (files, nodes) = match exp.snippets.get(pattern.as_str()) {
             Some(tokens) => {
                 let node = tokens.first().map(|t| format!("{}:{pattern}", t.file.display())).into_iter().collect();
-                (tokens.clone(), node)
+                (None, node)
             }
-            None => exp.import_files(&import_tok, &pattern, nesting)?,
+            None => {
+                let (tokens, nodes) = exp.import_files(&import_tok, &pattern, nesting)?;
+                (Some(tokens), nodes)
+            }
         };
         let mut from = import_tok.file.display().to_string();
         if let Some(s) = &import_tok.snippet {
@@ -374,10 +409,44 @@ impl Parser<'_, '_> {
         for to in &nodes {
             exp.add_edge(&import_tok, &from, to)?;
         }
+        // Without arguments or a block, a snippet's tokens read the same at every import.
+        let reusable = exp.reuse
+            && nesting > 0
+            && ctx.args.is_empty()
+            && ctx.block.is_empty()
+            && exp.snippets.contains_key(pattern.as_str())
+            && !matches!(exp.memo.get(pattern.as_str()), Some(Memo::Inline));
+        if let Some(Memo::Segments(segs, imports)) = exp.memo.get(pattern.as_str()).filter(|_| reusable) {
+            let (segs, imports) = (segs.clone(), *imports);
+            exp.count_import(&import_tok, imports)?;
+            self.prev = last_end(&segs).or(before);
+            return Ok(Some(segs));
+        }
+        let imported = match files {
+            Some(tokens) => tokens,
+            None => exp.snippets.get(pattern.as_str()).cloned().unwrap_or_default(),
+        };
         let copies = exp.instantiate(imported, &ctx, nesting);
-        self.toks.extend(copies.into_iter().rev());
-        self.prev = before;
-        Ok(())
+        if !reusable {
+            self.toks.extend(copies.into_iter().rev());
+            self.prev = before;
+            return Ok(None);
+        }
+        // First use: parse the copies on their own. Their tokens have an origin of their own,
+        // so no line of theirs joins the text around the import, and parsing them apart from
+        // it gives the segments parsing them in place would.
+        let (uses, imports) = (exp.uses.len(), exp.imports);
+        let mut sub = Parser::new(copies, self.expander.take());
+        let parsed = sub.body_to_end();
+        self.expander = sub.expander.take();
+        let segs = parsed?;
+        if let Some(exp) = self.expander.as_deref_mut() {
+            let memo =
+                if exp.uses.len() == uses { Memo::Segments(segs.clone(), exp.imports - imports) } else { Memo::Inline };
+            exp.memo.insert(pattern.to_string(), memo);
+        }
+        self.prev = last_end(&segs).or(before);
+        Ok(Some(segs))
     }
 
     /// The `{ ... }` after an import's arguments, if any, without its braces.
@@ -403,6 +472,14 @@ impl Parser<'_, '_> {
             tokens.push(t);
         }
         Err(err(&open, ErrorKind::UnclosedBrace))
+    }
+}
+
+/// Where the last of `segs` ends, for the line check of the token after them.
+fn last_end(segs: &[Segment]) -> Option<super::lexer::TokenEnd> {
+    match segs.last()?.items.last()? {
+        Item::Token(t) => Some(t.end()),
+        Item::Block(b) => Some(b.close.end()),
     }
 }
 

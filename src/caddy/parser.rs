@@ -45,7 +45,7 @@ pub(super) struct Parser<'e, 'a> {
     pub(super) prev: Option<TokenEnd>,
     pub(super) expander: Option<&'e mut Expander<'a>>,
     /// False while reading a snippet or named-route body, which Caddy keeps unexpanded.
-    expanding: bool,
+    pub(super) expanding: bool,
 }
 
 /// Whether a directive position holds what can only be a site address (directive names have
@@ -156,7 +156,9 @@ impl<'e, 'a> Parser<'e, 'a> {
                 return Err(err(t, ErrorKind::UnmatchedClose));
             }
             if self.at_import() {
-                self.expand_import(1)?;
+                if let Some(segs) = self.expand_import(1)? {
+                    body.extend(segs);
+                }
                 continue;
             }
             let seg = self.segment()?;
@@ -249,11 +251,32 @@ impl<'e, 'a> Parser<'e, 'a> {
                 return Ok((body, close));
             }
             if self.expanding && t.text == "import" {
-                self.expand_import(1)?;
+                if let Some(segs) = self.expand_import(1)? {
+                    body.extend(segs);
+                }
                 continue;
             }
             body.push(self.segment()?);
         }
+    }
+
+    /// Segments until the tokens run out: the body of a snippet expanded on its own (see
+    /// `expand_import`). Its tokens are balanced, so a `}` here is an error.
+    pub(super) fn body_to_end(&mut self) -> Result<Vec<Segment>, ParseError> {
+        let mut body = Vec::new();
+        while let Some(t) = self.peek() {
+            if t.is_close_brace() {
+                return Err(err(t, ErrorKind::UnmatchedClose));
+            }
+            if self.expanding && t.text == "import" {
+                if let Some(segs) = self.expand_import(1)? {
+                    body.extend(segs);
+                }
+                continue;
+            }
+            body.push(self.segment()?);
+        }
+        Ok(body)
     }
 
     /// A directive line with the blocks it opens.

@@ -515,12 +515,14 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         }
         let src = &file.text;
         let bad = |message: String| PlanError::Edit { file: file.path.clone(), message };
-        let mut text = edit::apply(src, splices).map_err(bad)?;
+        let (mut text, joins) = edit::apply_with_joins(src, splices).map_err(bad)?;
         // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
         // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
-        // the edited places. (The formatter writes LF; a CRLF file is left to its own line ends.)
+        // the edited places, and only where a removal meets a blank line or closes a block, so
+        // the whole file is formatted only then. (The formatter writes LF; a CRLF file is left
+        // to its own line ends.)
         let formatted = if f == 0 { o.main_formatted } else { format::is_formatted(src) };
-        if line_end_of(src) == "\n" && formatted {
+        if line_end_of(src) == "\n" && formatted && edit::fmt_may_change(&text, &joins) {
             text = format::format(&text);
         }
         texts.push(Some(text).filter(|t| t != src));
@@ -574,14 +576,26 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
             None => out.push(Change {
                 kind: ChangeKind::Add,
                 item: "caddy.header".into(),
-                summary: format!("{site}: add {k}: {v}"),
+                summary: [site.as_str(), ": add ", k, ": ", v].concat(),
                 expected: Some(v.clone()),
                 actual: None,
             }),
-            Some(e) if e.values != [v.clone()] || !e.replacements.is_empty() => out.push(Change {
+            Some(e) if e.values.len() != 1 || e.values[0] != *v || !e.replacements.is_empty() => out.push(Change {
                 kind: ChangeKind::Change,
                 item: "caddy.header".into(),
-                summary: format!("{site}: {k}: {v} (now {} from {})", e.values.join(", "), e.set_at),
+                summary: [
+                    &site,
+                    ": ",
+                    k,
+                    ": ",
+                    v,
+                    " (now ",
+                    &e.values.join(", "),
+                    " from ",
+                    &e.set_at.to_string(),
+                    ")",
+                ]
+                .concat(),
                 expected: Some(v.clone()),
                 actual: Some(e.values.join(", ")),
             }),
@@ -593,7 +607,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
             out.push(Change {
                 kind: ChangeKind::Remove,
                 item: "caddy.header".into(),
-                summary: format!("{site}: remove {r}"),
+                summary: [site.as_str(), ": remove ", r].concat(),
                 expected: None,
                 actual: None,
             });
@@ -710,8 +724,8 @@ fn satisfies(s: &SiteFacts, h: &Outcome) -> Result<(), String> {
     let Some((set, remove)) = &s.desired else { return Ok(()) };
     let eff = &h.eff;
     for (k, v) in set {
-        let got = eff.get(&k.to_ascii_lowercase()).map(|e| e.values.clone()).unwrap_or_default();
-        if got != [v.clone()] {
+        let got = eff.get(&k.to_ascii_lowercase()).map_or(&[][..], |e| e.values.as_slice());
+        if got.len() != 1 || got[0] != *v {
             return Err(format!("{k} would be {got:?}, not {v:?}"));
         }
     }
@@ -735,6 +749,10 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         views: Vec::new(),
         actions: Actions::None,
     };
+    // Phase times for `-vv`: where a slow plan spends its time.
+    let t0 = std::time::Instant::now();
+    let tick =
+        |phase: &str| tracing::debug!("caddy plan: {phase} done at {:.1} ms", t0.elapsed().as_secs_f64() * 1000.0);
     let Some(o) = observe(sys, &spec.caddyfile, Some(spec))? else {
         rp.findings.push(Finding {
             id: "caddy.no-caddyfile".into(),
@@ -768,7 +786,9 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             remedy: Some("write the address exactly as in the Caddyfile".into()),
         });
     }
+    tick("observe");
     let edited = edit_file(&o, &mut rp.findings)?;
+    tick("edits");
     let mut blocked = None;
     let mut writes = Vec::new();
     let bug = |file: &str, e: &dyn std::fmt::Display| PlanError::Edit {
@@ -801,9 +821,12 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         let overlay = files::overlay(&o.files, &edited.texts);
         let (blocks, _) =
             import::expand_overlay(main, Path::new(&o.path), sys, &env, &overlay).map_err(|e| bug(&o.path, &e))?;
+        tick("self-check expansion");
         let after = site_headers(&blocks).map_err(|e| bug(&o.path, &e))?;
+        tick("self-check headers");
         drop_later(blocks);
         let judged = judge(&o, &after);
+        tick("self-check and changes");
         let checked = if after.len() != o.sites.len() {
             Err(format!("the edit changed the number of sites from {} to {}", o.sites.len(), after.len()))
         } else {
@@ -855,6 +878,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             o.path
         ));
     }
+    tick("plan");
     rp.actions = Actions::Caddy(CaddyActions {
         caddyfile: o.path.clone(),
         writes,
@@ -867,8 +891,13 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
 }
 
 /// Freeing a large syntax tree (a token owns its strings and trivia) takes a quarter of a plan
-/// of thousands of sites; a short-lived command need not wait for it.
+/// of thousands of sites. A one-shot command leaves it to the exit; the agent frees it on a
+/// thread of its own.
 fn drop_later<T: Send + 'static>(value: T) {
+    if crate::system::one_shot() {
+        std::mem::forget(value);
+        return;
+    }
     if std::thread::Builder::new().name("caddy-drop".into()).spawn(move || drop(value)).is_err() {
         // No thread: the value was moved into the failed closure and is dropped here.
     }
