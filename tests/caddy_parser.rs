@@ -182,12 +182,20 @@ fn reused_snippet_expansions_equal_spliced_ones() {
     let root = tempfile::tempdir().expect("tempdir");
     let root = root.path();
     write(root, "/etc/caddy/common.caddy", "header X-Common 1\n");
-    let src = "(inner) {\n\theader X-Inner {args[0]}\n}\n\n(outer) {\n\t# comment\n\theader {\n\t\tX-Frame-Options DENY\n\t\t-Server\n\t\tdefer\n\t}\n\timport inner a\n\trespond \"hi {args[0]}\" {block}\n}\n\n(files) {\n\timport common.caddy\n}\n\na.com {\n\timport outer\n\treverse_proxy x\n}\n\nb.com {\n\timport outer\n\timport outer\n\thandle /api/* {\n\t\timport outer\n\t}\n\timport files\n}\n\nc.com {\n\timport outer z\n\timport files\n\timport outer {\n\t\tq\n\t}\n}\n\nd.com\nimport outer\nimport files\n";
+    let src = "(inner) {\n\theader X-Inner {args[0]}\n}\n\n(outer) {\n\t# comment\n\theader {\n\t\tX-Frame-Options DENY\n\t\t-Server\n\t\tdefer\n\t}\n\timport inner a\n\trespond \"hi {args[0]}\" {block}\n}\n\n(files) {\n\timport common.caddy\n}\n\n(arg) {\n\theader X-Arg {args[0]}\n}\n\na.com {\n\timport outer\n\timport arg one\n\treverse_proxy x\n}\n\nb.com {\n\timport outer\n\timport outer\n\thandle /api/* {\n\t\timport outer\n\t}\n\timport files\n\timport arg two\n}\n\nc.com {\n\timport outer z\n\timport files\n\timport outer {\n\t\tq\n\t}\n}\n\nd.com\nimport outer\nimport files\n";
     let sys = System::real(root);
     let file = Path::new("/etc/caddy/Caddyfile");
     let (reused, _) = harden::caddy::expand_str(src, file, &sys, &no_env).expect("expands");
     let (spliced, spliced_uses) = harden::caddy::import::expand_spliced(src, file, &sys, &no_env).expect("expands");
     assert_eq!(token_view(&reused), token_view(&spliced));
+    // The header model parses a reused snippet's directive once; it must equal the model of
+    // the spliced expansion, where every copy is parsed.
+    let model = |b: &[ServerBlock]| harden::caddy::headers::site_headers(b).expect("headers");
+    let (a, b) = (model(&reused), model(&spliced));
+    assert_eq!(a, b);
+    assert!(a.iter().any(|s| s.directives.len() > 3), "the snippets' directives are in the model: {a:?}");
+    let arg = |i: usize| a[i].effective().get("x-arg").map(|e| e.values.clone());
+    assert_eq!((arg(0), arg(1)), (Some(vec!["one".to_string()]), Some(vec!["two".to_string()])));
     // The file imported by a snippet is counted once per use, so harden never takes it for a
     // file of its own.
     write(root, "/etc/caddy/Caddyfile", src);

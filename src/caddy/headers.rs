@@ -5,6 +5,7 @@
 //! file and line of every directive so a finding can point at the line to edit.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use crate::error::Location;
 
@@ -141,7 +142,8 @@ impl std::fmt::Display for Container {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteHeaders {
     pub addresses: Vec<String>,
-    pub directives: Vec<HeaderDirective>,
+    /// Shared: a snippet imported by many sites is one directive (see [`Parsed`]).
+    pub directives: Vec<Arc<HeaderDirective>>,
 }
 
 /// A header's final value on a response that no matcher selects, with who set it.
@@ -165,15 +167,32 @@ pub struct HeaderError {
 /// Header directives of every site in expanded server blocks (see [`super::load`]).
 pub fn site_headers(blocks: &[ServerBlock]) -> Result<Vec<SiteHeaders>, HeaderError> {
     let sites: Vec<&ServerBlock> = blocks.iter().filter(|b| b.kind == BlockKind::Site).collect();
-    super::par::map(&sites, |b| headers_of(b)).into_iter().collect()
+    let parsed = Parsed::default();
+    super::par::map(&sites, |b| headers_of(b, &parsed)).into_iter().collect()
 }
 
-fn headers_of(b: &ServerBlock) -> Result<SiteHeaders, HeaderError> {
+/// `header` directives of snippets already parsed in this expansion, by where their first
+/// token was spliced: its file, byte offset and splice number (`origin`). Within one
+/// expansion those name one instance of the snippet's text, which the expander copies
+/// verbatim into every block that imports it without arguments, so its directive is parsed
+/// once. Only directives outside route blocks are kept (their `within` is empty).
+#[derive(Default)]
+struct Parsed(Mutex<HashMap<(usize, usize, u32), Arc<HeaderDirective>>>);
+
+impl Parsed {
+    fn key(seg: &Segment) -> Option<(usize, usize, u32)> {
+        let t = seg.first()?;
+        t.snippet.as_ref()?;
+        Some((Arc::as_ptr(&t.file) as *const u8 as usize, t.span.start, t.origin))
+    }
+}
+
+fn headers_of(b: &ServerBlock, parsed: &Parsed) -> Result<SiteHeaders, HeaderError> {
     let named = named_paths(&b.body);
-    let mut directives = collect(&b.body, &named, &[], true)?;
+    let mut directives = collect(&b.body, &named, &[], true, parsed)?;
     for seg in b.body.iter().filter(|s| s.directive() == "handle_errors") {
         if let Some(block) = seg.block() {
-            directives.extend(collect(&block.body, &named, &[container(seg)], true)?);
+            directives.extend(collect(&block.body, &named, &[container(seg)], true, parsed)?);
         }
     }
     Ok(SiteHeaders { addresses: b.addresses(), directives })
@@ -187,6 +206,7 @@ impl SiteHeaders {
         let unconditional: Vec<(&HeaderDirective, &HeaderOps)> = self
             .directives
             .iter()
+            .map(|d| &**d)
             .filter(|d| d.matcher.is_none())
             .filter(|d| d.within.iter().all(|c| c.matcher.is_none() && c.directive != "handle_errors"))
             .flat_map(|d| d.handlers.iter().map(move |h| (d, h)))
@@ -307,7 +327,8 @@ fn collect(
     named: &HashMap<String, Vec<String>>,
     within: &[Container],
     sort: bool,
-) -> Result<Vec<HeaderDirective>, HeaderError> {
+    parsed: &Parsed,
+) -> Result<Vec<Arc<HeaderDirective>>, HeaderError> {
     let mut routes: Vec<&Segment> = body.iter().filter(|s| DIRECTIVE_ORDER.contains(&s.directive())).collect();
     if sort {
         // Stable, like Go's sort.SliceStable with the same comparison.
@@ -325,14 +346,28 @@ fn collect(
     let mut out = Vec::new();
     for seg in routes {
         match seg.directive() {
-            "header" => out.extend(parse_header(seg, within)?),
+            "header" => {
+                let key = Parsed::key(seg).filter(|_| within.is_empty());
+                let known = key.and_then(|k| parsed.0.lock().ok()?.get(&k).cloned());
+                match known {
+                    Some(d) => out.push(d),
+                    None => {
+                        if let Some(d) = parse_header(seg, within)?.map(Arc::new) {
+                            if let (Some(k), Ok(mut map)) = (key, parsed.0.lock()) {
+                                map.insert(k, d.clone());
+                            }
+                            out.push(d);
+                        }
+                    }
+                }
+            }
             "handle" | "handle_path" | "route" => {
                 if let Some(block) = seg.block() {
                     let mut inner = within.to_vec();
                     inner.push(container(seg));
                     let mut scoped = named.clone();
                     scoped.extend(named_paths(&block.body));
-                    out.extend(collect(&block.body, &scoped, &inner, seg.directive() != "route")?);
+                    out.extend(collect(&block.body, &scoped, &inner, seg.directive() != "route", parsed)?);
                 }
             }
             _ => {}
