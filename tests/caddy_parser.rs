@@ -223,3 +223,46 @@ fn reused_snippet_expansions_count_against_the_import_limit() {
     let e = harden::caddy::expand_str(&format!("{src}{}", sites(10)), file, &sys, &no_env).expect_err("over the limit");
     assert!(e.to_string().contains("more than 1000000 imports"), "{e}");
 }
+
+/// Sites after the last snippet definition are parsed on several threads when there are
+/// many; the result, and the first error, must be the one-thread parse's.
+#[test]
+fn many_sites_parse_on_threads_as_on_one() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let sys = System::real(root.path());
+    let file = Path::new("/etc/caddy/Caddyfile");
+    let mut src = String::from("{\n\temail a@b.c\n}\n\n(sec) {\n\theader {\n\t\tX-Frame-Options DENY\n\t\tdefer\n\t}\n}\n\n(arg) {\n\theader X-Arg {args[0]}\n}\n");
+    for i in 0..1500 {
+        src += &match i % 3 {
+            0 => format!("\ns{i}.example.com {{\n\timport sec\n\treverse_proxy localhost:{i}\n}}\n"),
+            1 => format!("\ns{i}.example.com, www.s{i}.example.com {{\n\timport arg v{i}\n\thandle /x/* {{\n\t\timport sec\n\t}}\n}}\n"),
+            _ => format!("\ns{i}.example.com {{\n\theader X-Own {i}\n}} s{i}b.example.com {{\n\trespond hi\n}}\n"),
+        };
+    }
+    let (threads, _) = harden::caddy::expand_str(&src, file, &sys, &no_env).expect("expands");
+    let (one, _) = harden::caddy::import::expand_spliced(&src, file, &sys, &no_env).expect("expands");
+    assert_eq!(threads.len(), 2001);
+    assert_eq!(token_view(&threads), token_view(&one));
+    let model = |b: &[ServerBlock]| harden::caddy::headers::site_headers(b).expect("headers");
+    assert_eq!(model(&threads), model(&one));
+    // Two errors late in the file: the first one is reported, as on one thread.
+    let first_error = |bad: &str| {
+        let (Err(a), Err(b)) = (
+            harden::caddy::expand_str(bad, file, &sys, &no_env),
+            harden::caddy::import::expand_spliced(bad, file, &sys, &no_env),
+        ) else {
+            panic!("both parses must fail");
+        };
+        assert_eq!(a.to_string(), b.to_string());
+        a.to_string()
+    };
+    let at = |i: usize| format!("s{i}.example.com {{\n\timport sec\n");
+    // Both are errors of the parser, not the lexer, in different parts of the file.
+    let bad = src
+        .replace(&at(999), "s999.example.com {\n\theader { X y\n\t}\n")
+        .replace(&at(1299), "s1299.example.com {\n\theader\n\t{\n\t}\n");
+    let line = 1 + src[..src.find(&at(999)).expect("site 999")].matches('\n').count() + 1;
+    assert!(first_error(&bad).starts_with(&format!("/etc/caddy/Caddyfile:{line}: ")), "{}", first_error(&bad));
+    let bad = src.replace(&at(1299), "s1299.example.com {\n\theader\n\t{\n\t}\n");
+    first_error(&bad);
+}

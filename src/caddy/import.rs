@@ -106,6 +106,9 @@ pub fn expand_spliced(
     expand(src, file, sys, env, &Overlay::new(), false).map(|(blocks, _, uses)| (blocks, uses))
 }
 
+/// `{$VAR}` lookup.
+pub(super) type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
 type Expansion = (Vec<ServerBlock>, Vec<Document>, Vec<ImportUse>);
 
 fn expand(
@@ -118,8 +121,8 @@ fn expand(
 ) -> Result<Expansion, ParseError> {
     let lexed = tokenize(&substitute_env(src, env), file)?;
     let mut exp = Expander {
-        sys,
-        env,
+        sys: Some(sys),
+        env: Some(env),
         overlay,
         uses: Vec::new(),
         snippets: HashMap::new(),
@@ -131,34 +134,41 @@ fn expand(
         memo: HashMap::new(),
         reuse,
     };
-    let mut blocks = Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?;
+    let mut blocks = if reuse {
+        super::split::parse_all(lexed.tokens, &mut exp)?
+    } else {
+        Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?
+    };
     // Like Caddy, snippet definitions are not part of the configuration once expanded.
     blocks.retain(|b| !matches!(b.kind, BlockKind::Snippet(_)));
     Ok((blocks, exp.files, exp.uses))
 }
 
 pub(super) struct Expander<'a> {
-    sys: &'a System,
-    env: &'a dyn Fn(&str) -> Option<String>,
-    overlay: &'a Overlay,
-    uses: Vec<ImportUse>,
-    snippets: HashMap<String, Vec<Token>>,
+    /// None while expanding a part of the file on another thread (see [`super::split`]),
+    /// which imports snippets only.
+    pub(super) sys: Option<&'a System>,
+    pub(super) env: Option<&'a Env<'a>>,
+    pub(super) overlay: &'a Overlay,
+    pub(super) uses: Vec<ImportUse>,
+    pub(super) snippets: HashMap<String, Vec<Token>>,
     /// Import graph: node (file, or `file:snippet`) to the nodes it imports.
-    edges: HashMap<String, HashSet<String>>,
-    next_origin: u32,
-    imports: usize,
-    files: Vec<Document>,
+    pub(super) edges: HashMap<String, HashSet<String>>,
+    pub(super) next_origin: u32,
+    pub(super) imports: usize,
+    pub(super) files: Vec<Document>,
     /// Logical paths of the files in `files`.
-    parsed: HashSet<String>,
+    pub(super) parsed: HashSet<String>,
     /// Snippets imported inside blocks without arguments or a block, by name: their expansion
     /// is the same every time, so it is parsed once and copied (a file where every site
     /// imports harden's snippet would otherwise parse that snippet once per site).
-    memo: HashMap<String, Memo>,
+    pub(super) memo: HashMap<String, Memo>,
     /// False for the reference expansion ([`expand_spliced`]).
-    reuse: bool,
+    pub(super) reuse: bool,
 }
 
-enum Memo {
+#[derive(Clone)]
+pub(super) enum Memo {
     /// The parsed segments, and how many imports their expansion made.
     Segments(Vec<Segment>, usize),
     /// Its expansion imports files, whose every use must be recorded: spliced each time.
@@ -167,7 +177,7 @@ enum Memo {
 
 impl Expander<'_> {
     /// Counts `n` imports against [`MAX_IMPORTS`].
-    fn count_import(&mut self, at: &Token, n: usize) -> Result<(), ParseError> {
+    pub(super) fn count_import(&mut self, at: &Token, n: usize) -> Result<(), ParseError> {
         self.imports += n;
         if self.imports > MAX_IMPORTS {
             return Err(syntax(at, format!("more than {MAX_IMPORTS} imports; is a snippet importing itself?")));
@@ -245,22 +255,23 @@ impl Expander<'_> {
                 format!("glob pattern may only contain one wildcard (*), but has others: {logical}"),
             ));
         }
+        let (Some(sys), Some(env)) = (self.sys, self.env) else {
+            return Err(syntax(at, format!("cannot import {pattern} here; this is a bug in harden")));
+        };
         let wild = logical.contains(['*', '?']);
-        let matches = glob(self.sys, &logical);
+        let matches = glob(sys, &logical);
         if matches.is_empty() && !wild {
             return Err(err(at, ErrorKind::ImportNotFound(pattern.to_string())));
         }
         let mut tokens = Vec::new();
         for m in &matches {
-            if self.sys.is_dir(m) {
+            if sys.is_dir(m) {
                 return Err(syntax(at, format!("could not import {m}: is a directory")));
             }
             self.uses.push(ImportUse { file: m.clone(), at: at.location().to_string(), nesting });
             let text = match self.overlay.get(m) {
                 Some(t) => t.clone(),
-                None => {
-                    read_text(self.sys, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?
-                }
+                None => read_text(sys, m).map_err(|message| err(at, ErrorKind::Io { path: m.clone(), message }))?,
             };
             if text.trim().is_empty() {
                 continue;
@@ -272,7 +283,7 @@ impl Expander<'_> {
                 let doc = if nesting == 0 { parse_str(&text, file)? } else { parse_fragment(&text, file)? };
                 self.files.push(doc);
             }
-            let lexed = tokenize(&substitute_env(&text, self.env), file)?;
+            let lexed = tokenize(&substitute_env(&text, env), file)?;
             tokens.extend(lexed.tokens);
         }
         Ok((tokens, matches))

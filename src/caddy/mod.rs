@@ -14,6 +14,7 @@ pub mod plan;
 pub mod show;
 pub mod site;
 pub mod spec;
+mod split;
 pub mod traps;
 pub mod tree;
 pub mod version;
