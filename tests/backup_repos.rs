@@ -157,7 +157,8 @@ fn remote_repositories_are_unknown_with_reason() {
         let loc = harden::backup::location::classify(url);
         let got = probe(&root, Engine::Restic, &loc, &[]);
         match &got[0].state {
-            Actual::Unknown { reason } => {
+            Actual::Unknown { reason, unreadable } => {
+                assert!(!unreadable, "{url}: a remote repository is not a permissions problem");
                 assert!(reason.starts_with("remote repository"), "{url}: {reason}");
                 assert!(!reason.contains(":pw@"), "password leaked into reason: {reason}");
             }

@@ -2,7 +2,7 @@
 //!
 //! Only the targeted lines change; every other byte (comments, spacing, line endings,
 //! a missing final newline) stays as it was, so the diff shows exactly the edit.
-use super::secret::REDACTED;
+use super::secret::{is_type_setting, names_a_secret, REDACTED, SECRET_WORDS};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -59,16 +59,6 @@ pub fn apply_edits(text: &str, edits: &[LineEdit]) -> Result<String, String> {
     Ok(lines.concat())
 }
 
-/// Whether an INI/env key names a secret (`repo1-cipher-pass`, `repo1-s3-key-secret`,
-/// `RESTIC_PASSWORD`, ...). `*-key-type` and `*-cipher-type` are settings, not secrets.
-fn secret_key(key: &str) -> bool {
-    let k = key.trim().to_ascii_lowercase();
-    if k.ends_with("-type") || k.ends_with("_type") {
-        return false;
-    }
-    ["pass", "secret", "token", "key", "credential"].iter().any(|w| k.contains(w))
-}
-
 /// The text as shown in a diff: values of secret-looking keys and every known secret
 /// value are replaced by `<redacted>`.
 pub fn redact(text: &str, known: &[&str]) -> String {
@@ -82,7 +72,7 @@ pub fn redact(text: &str, known: &[&str]) -> String {
         }
         match body.find('=') {
             // commented-out lines too: an old pass left in a comment is still a pass
-            Some(eq) if secret_key(body[..eq].trim_start_matches(['#', ';', ' ', '\t'])) => {
+            Some(eq) if names_a_secret(body[..eq].trim_start_matches(['#', ';', ' ', '\t'])) => {
                 out.push_str(&body[..=eq]);
                 out.push_str(REDACTED);
                 out.push_str(&l[body.len()..]);
@@ -105,12 +95,12 @@ fn redact_comment(body: &str) -> Option<String> {
         return None;
     }
     let lower = body.to_ascii_lowercase();
-    let start = ["pass", "secret", "token", "key", "credential"].iter().filter_map(|w| lower.find(w)).min()?;
+    let start = SECRET_WORDS.iter().filter_map(|w| lower.find(w)).min()?;
     let word_end = body[start..]
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .map_or(body.len(), |i| start + i);
     // `*-type` settings in comments are not secrets
-    if body[..word_end].ends_with("-type") || body[..word_end].ends_with("_type") {
+    if is_type_setting(&body[..word_end]) {
         return None;
     }
     let rest = &body[word_end..];

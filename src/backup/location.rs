@@ -1,5 +1,6 @@
 //! Classify a repository string: local path, remote URL, or unresolved template.
 use super::model::RepoLocation;
+use super::secret::SECRET_WORDS;
 use std::path::PathBuf;
 
 /// URL schemes / prefixes of restic, borg, rclone and object stores that are not local.
@@ -87,7 +88,7 @@ fn redact_query(url: &str) -> String {
             Some((k, v))
                 if !v.is_empty() && {
                     let k = k.to_ascii_lowercase();
-                    ["pass", "secret", "token", "key", "sig", "auth", "credential"].iter().any(|w| k.contains(w))
+                    SECRET_WORDS.iter().chain(&["sig", "auth"]).any(|w| k.contains(w))
                 } =>
             {
                 format!("{k}={}", crate::backup::secret::REDACTED, k = k)
@@ -143,5 +144,7 @@ mod tests {
         assert_eq!(redact_url("rest:https://h:8000/r?token=t0k3n-9&x=1"), "rest:https://h:8000/r?token=<redacted>&x=1");
         assert_eq!(redact_url("azure:c:/p?sig=abc&sv=2020"), "azure:c:/p?sig=<redacted>&sv=2020");
         assert_eq!(redact_url("s3:h/b?region=eu"), "s3:h/b?region=eu");
+        // URL parameters add sig/auth to the secret words and have no `*_type` exception
+        assert_eq!(redact_url("s3:h/b?auth=a1&key_type=k2"), "s3:h/b?auth=<redacted>&key_type=<redacted>");
     }
 }

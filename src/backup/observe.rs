@@ -189,7 +189,7 @@ fn repo_findings(d: &BackupDecl, r: &DeclaredRepo, actual: &[ActualRepo]) -> Vec
                     auto_fixable: false,
                 });
             }
-            (Actual::Unknown { reason }, _) if reason.starts_with(super::probe::UNREADABLE) => out.push(Finding {
+            (Actual::Unknown { reason, unreadable: true }, _) => out.push(Finding {
                 check: Check::RepoUnreadable,
                 severity: Severity::Medium,
                 path: path.clone(),
@@ -198,7 +198,7 @@ fn repo_findings(d: &BackupDecl, r: &DeclaredRepo, actual: &[ActualRepo]) -> Vec
                 remedy: "run harden as root (or as the repository's owner) so it can verify the repository's encryption".into(),
                 auto_fixable: false,
             }),
-            (Actual::Unknown { reason }, DeclaredEncryption::Off | DeclaredEncryption::Unknown) => out.push(Finding {
+            (Actual::Unknown { reason, .. }, DeclaredEncryption::Off | DeclaredEncryption::Unknown) => out.push(Finding {
                 check: Check::EncryptionNotDeclared,
                 severity: if r.encryption.value == DeclaredEncryption::Off { Severity::Medium } else { Severity::Low },
                 path: path.clone(),

@@ -299,9 +299,9 @@ fn repo_checks(spec: &BackupSpec, c: &Configured, obs: &Observation, acc: &mut A
             }
             // Declared encrypted but unreadable from here (remote): a warning, since no
             // local file can settle it and a finding would make `check` fail forever.
-            if let (true, Actual::Unknown { reason }) = (spec.require_encryption, &a.state) {
+            if let (true, Actual::Unknown { reason, unreadable }) = (spec.require_encryption, &a.state) {
                 // unreadable for permissions: the observer's repo-unreadable finding
-                if !reason.starts_with(super::probe::UNREADABLE)
+                if !unreadable
                     && !matches!(r.declared.encryption.value, DeclaredEncryption::Off | DeclaredEncryption::Unknown)
                 {
                     acc.warnings.push(format!(

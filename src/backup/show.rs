@@ -7,6 +7,7 @@ use super::fsroot::Root;
 use super::model::DeclaredEncryption;
 use super::observe::{observe, BackupSet, SetKind};
 use super::parse::pgbackrest::{DEFAULT_CONFIG, LEGACY_CONFIG};
+use super::parse::systemd::{parse_unit, Unit};
 use super::probe::Actual;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
@@ -22,18 +23,21 @@ fn s(v: impl Into<String>) -> Value {
     Value::String(v.into())
 }
 
-/// Units under /etc/systemd/system that load `env` with `EnvironmentFile=`.
-fn units_loading(root: &Root, env: &Path) -> Vec<Value> {
-    let needle = env.display().to_string();
+/// The units under /etc/systemd/system, each parsed once: file name and what it declares.
+/// A unit harden cannot read or parse is left out.
+fn system_units(root: &Root) -> Vec<(String, Unit)> {
     files_in(root, "/etc/systemd/system", &[".service"])
         .into_iter()
-        .filter(|u| {
-            root.read_to_string(u).is_ok_and(|t| {
-                t.lines().any(|l| l.trim_start().starts_with("EnvironmentFile=") && l.trim_end().ends_with(&needle))
-            })
+        .filter_map(|u| {
+            let unit = parse_unit(&u, &root.read_to_string(&u).ok()?).ok()?;
+            Some((u.file_name()?.to_string_lossy().into_owned(), unit))
         })
-        .filter_map(|u| u.file_name().map(|n| s(n.to_string_lossy())))
         .collect()
+}
+
+/// Those of `units` that load `env` with `EnvironmentFile=` (`-` optional ones too).
+fn units_loading(units: &[(String, Unit)], env: &Path) -> Vec<Value> {
+    units.iter().filter(|(_, u)| u.env_files.iter().any(|e| e.path == env)).map(|(name, _)| s(name.as_str())).collect()
 }
 
 fn owner(root: &Root, p: &Path) -> Option<Value> {
@@ -50,15 +54,17 @@ pub fn backup_table(root: &Root) -> Result<Option<Table>> {
         all_encrypted &= !plain;
     };
     let mut restic = Vec::new();
-    for env in files_in(root, "/etc/restic", &[".env"]) {
+    let envs = files_in(root, "/etc/restic", &[".env"]);
+    let units = if envs.is_empty() { Vec::new() } else { system_units(root) };
+    for env in envs {
         let mut e = Table::new();
         e.insert("env_file".into(), s(env.display().to_string()));
         if let Some(o) = owner(root, &env) {
             e.insert("owner".into(), o);
         }
-        let units = units_loading(root, &env);
-        if !units.is_empty() {
-            e.insert("units".into(), Value::Array(units));
+        let loading = units_loading(&units, &env);
+        if !loading.is_empty() {
+            e.insert("units".into(), Value::Array(loading));
         }
         restic.push(Value::Table(e));
     }
@@ -124,4 +130,55 @@ pub fn backup_table(root: &Root) -> Result<Option<Table>> {
         }
     }
     Ok(Some(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_with_several_env_files_are_listed_under_each() {
+        let t = tempfile::tempdir().unwrap();
+        let write = |p: &str, text: &str| {
+            let p = t.path().join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write("/etc/restic/a.env", "RESTIC_REPOSITORY=/srv/a\n");
+        write("/etc/restic/b.env", "RESTIC_REPOSITORY=/srv/b\n");
+        write("/etc/restic/c.env", "RESTIC_REPOSITORY=/srv/c\n");
+        write(
+            "/etc/systemd/system/both.service",
+            "[Service]\nEnvironmentFile=-/etc/restic/a.env\nEnvironmentFile = /etc/restic/b.env\nExecStart=/usr/bin/restic backup /srv\n",
+        );
+        write("/etc/systemd/system/b.service", "[Service]\nEnvironmentFile=/etc/restic/b.env\n");
+        // a comment, another path that ends the same, and a unit that is not a .service
+        write(
+            "/etc/systemd/system/none.service",
+            "[Service]\n#EnvironmentFile=/etc/restic/c.env\nEnvironmentFile=/srv/etc/restic/c.env\n",
+        );
+        write("/etc/systemd/system/c.timer", "[Service]\nEnvironmentFile=/etc/restic/c.env\n");
+        let table = backup_table(&Root::new(t.path())).unwrap().unwrap();
+        let units: Vec<(String, Vec<String>)> = table["restic"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let names = e.get("units").and_then(Value::as_array).cloned().unwrap_or_default();
+                (
+                    e["env_file"].as_str().unwrap().to_string(),
+                    names.iter().map(|n| n.as_str().unwrap().to_string()).collect(),
+                )
+            })
+            .collect();
+        let want = |env: &str, names: &[&str]| (env.to_string(), names.iter().map(|n| n.to_string()).collect());
+        assert_eq!(
+            units,
+            vec![
+                want("/etc/restic/a.env", &["both.service"]),
+                want("/etc/restic/b.env", &["b.service", "both.service"]),
+                want("/etc/restic/c.env", &[]),
+            ]
+        );
+    }
 }

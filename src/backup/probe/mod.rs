@@ -8,14 +8,14 @@ use super::fsroot::Root;
 use super::model::{Engine, RepoLocation};
 use serde::Serialize;
 
-/// Start of an `Unknown` reason when file permissions kept harden from the evidence:
-/// a finding (run as root), not the "actual state unknown" warning of a remote repo.
+/// Start of the reason of an `Unknown { unreadable: true, .. }`.
 pub const UNREADABLE: &str = "unreadable by harden (permission denied; run harden as root)";
 
-/// `Unknown` with `what: e`, marked [`UNREADABLE`] when permissions are the reason.
+/// `Unknown` with `what: e`; when permissions are the reason, `unreadable` and the reason
+/// starts with [`UNREADABLE`].
 pub fn unknown_from(what: &str, e: &crate::backup::error::BackupError) -> Actual {
     if e.is_denied() {
-        Actual::unknown(format!("{UNREADABLE}: {e}"))
+        Actual::Unknown { reason: format!("{UNREADABLE}: {e}"), unreadable: true }
     } else {
         Actual::unknown(format!("{what}: {e}"))
     }
@@ -25,9 +25,19 @@ pub fn unknown_from(what: &str, e: &crate::backup::error::BackupError) -> Actual
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum Actual {
-    Encrypted { evidence: String },
-    NotEncrypted { evidence: String },
-    Unknown { reason: String },
+    Encrypted {
+        evidence: String,
+    },
+    NotEncrypted {
+        evidence: String,
+    },
+    Unknown {
+        reason: String,
+        /// File permissions kept harden from the evidence: a finding (run as root), not
+        /// the "actual state unknown" warning of a remote repo. Not serialized.
+        #[serde(skip)]
+        unreadable: bool,
+    },
 }
 
 impl Actual {
@@ -40,7 +50,7 @@ impl Actual {
     }
 
     pub fn unknown(reason: impl Into<String>) -> Self {
-        Actual::Unknown { reason: reason.into() }
+        Actual::Unknown { reason: reason.into(), unreadable: false }
     }
 }
 
@@ -88,6 +98,27 @@ pub use super::location::redact_url;
 
 #[cfg(test)]
 mod tests {
+    use super::{unknown_from, Actual, UNREADABLE};
+    use crate::backup::error::BackupError;
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn only_permission_errors_make_an_unreadable_unknown() {
+        let io = |kind| BackupError::Io { path: "/srv/borg/config".into(), source: Error::from(kind) };
+        let Actual::Unknown { reason, unreadable } =
+            unknown_from("cannot read segments", &io(ErrorKind::PermissionDenied))
+        else {
+            panic!("not unknown")
+        };
+        assert!(unreadable && reason.starts_with(&format!("{UNREADABLE}: cannot read /srv/borg/config")), "{reason}");
+        let e = io(ErrorKind::NotFound);
+        assert_eq!(
+            unknown_from("cannot read segments", &e),
+            Actual::Unknown { reason: format!("cannot read segments: {e}"), unreadable: false }
+        );
+        assert_eq!(Actual::unknown("x"), Actual::Unknown { reason: "x".into(), unreadable: false });
+    }
+
     #[test]
     fn url_passwords_are_redacted() {
         assert_eq!(super::redact_url("rest:https://u:pw@h:8000/r"), "rest:https://u:<redacted>@h:8000/r");
