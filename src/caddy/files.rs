@@ -69,7 +69,7 @@ pub fn args_placeholder(site: &ServerBlock, managed: &BTreeSet<String>) -> Optio
         body.iter().find_map(|seg| {
             let hit = seg.directive() == "header"
                 && super::plan::header_fields(seg).iter().any(|(_, f)| managed.contains(f))
-                && seg.to_tokens().iter().any(|t| t.raw.contains("{args"));
+                && seg.any_token(&|t| t.raw.contains("{args"));
             if hit {
                 return seg.first().map(|t| t.location().to_string());
             }

@@ -9,6 +9,7 @@
 //! (not left beside ours); everything else in the file stays byte for byte.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +51,19 @@ pub enum PlanError {
     Edit { file: String, message: String },
 }
 
+/// The headers a site must send and the ones it must not.
+pub type Desired = (BTreeMap<String, String>, Vec<String>);
+
+/// What the profile asks of a site (HSTS dropped on plain HTTP), and the fields it manages.
+fn desired_for(spec: &CaddySpec, names: &[String], https: bool) -> (Arc<Desired>, Arc<BTreeSet<String>>) {
+    let (mut set, remove) = spec.desired(names);
+    let managed: BTreeSet<String> = set.keys().chain(remove.iter()).map(|k| k.to_ascii_lowercase()).collect();
+    if !https {
+        set.remove(HSTS);
+    }
+    (Arc::new((set, remove)), Arc::new(managed))
+}
+
 /// One site of the expanded configuration with everything the plan decides about it.
 pub struct SiteFacts {
     pub addresses: Vec<String>,
@@ -58,9 +72,9 @@ pub struct SiteFacts {
     pub selected: bool,
     pub headers: SiteHeaders,
     /// Desired set and removals (HSTS already dropped on plain-HTTP sites).
-    pub desired: Option<(BTreeMap<String, String>, Vec<String>)>,
+    pub desired: Option<Arc<Desired>>,
     /// Fields harden manages on this site (the profile's, HSTS included even where dropped).
-    pub managed: BTreeSet<String>,
+    pub managed: Arc<BTreeSet<String>>,
     /// A `[[caddy.site]]` entry names one of its addresses.
     pub overridden: bool,
     /// Written in a file harden may edit (the main file, or a file imported once at the top
@@ -155,6 +169,8 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             }
         }
     }
+    let shared: Vec<(Arc<Desired>, Arc<BTreeSet<String>>)> =
+        spec.map(|s| [true, false].map(|https| desired_for(s, &[], https)).to_vec()).unwrap_or_default();
     // Each site's facts depend only on the site: computed over the CPUs.
     let sites = super::par::map_into(items, |((i, b), h)| {
         let addresses = h.addresses.clone();
@@ -171,16 +187,16 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             Some(Sites::List(l)) => l.iter().any(|a| names.contains(&a.value)),
         };
         let (desired, managed) = match spec.filter(|_| selected) {
-            Some(s) => {
-                let (mut set, remove) = s.desired(&names);
-                let managed: BTreeSet<String> =
-                    set.keys().chain(remove.iter()).map(|k| k.to_ascii_lowercase()).collect();
-                if !https {
-                    set.remove(HSTS);
-                }
-                (Some((set, remove)), managed)
+            // Most sites have no override: they share the profile's sets.
+            Some(s) if !s.site.iter().any(|o| names.contains(&o.address.value)) => {
+                let (d, m) = if https { &shared[0] } else { &shared[1] };
+                (Some(d.clone()), m.clone())
             }
-            None => (None, BTreeSet::new()),
+            Some(s) => {
+                let (d, m) = desired_for(s, &names, https);
+                (Some(d), m)
+            }
+            None => (None, Arc::default()),
         };
         let plain: Vec<&String> =
             addresses.iter().filter(|a| !address_is_https(&parse_address(a), has_tls, auto_https_off)).collect();
@@ -344,9 +360,9 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // so a snippet's text is written once, not once per site.
     let mut snippet_sets: Vec<(&BTreeMap<String, String>, &Vec<String>)> = Vec::new();
     let mut snippet_of: BTreeMap<usize, String> = BTreeMap::new();
-    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_ref().filter(|_| s.https && !s.overridden).cloned());
+    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_deref().filter(|_| s.https && !s.overridden).cloned());
     for (idx, (_, s)) in o.sites.iter().enumerate() {
-        let Some((set, remove)) = &s.desired else { continue };
+        let Some((set, remove)) = s.desired.as_deref() else { continue };
         if set.is_empty() && remove.is_empty() || !s.editable {
             continue;
         }
@@ -570,7 +586,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
     let eff = &before.eff;
     let mut out = side_effects(s, &site, before, after);
     // A site harden cannot edit is a finding, not a change apply would fail to make.
-    let Some((set, remove)) = s.desired.as_ref().filter(|_| s.editable) else { return out };
+    let Some((set, remove)) = s.desired.as_deref().filter(|_| s.editable) else { return out };
     for (k, v) in set {
         match eff.get(&k.to_ascii_lowercase()) {
             None => out.push(Change {
@@ -635,7 +651,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     let (before, now) = (&before_all.eff, &after_all.eff);
     let covered = |k: &str| {
         let in_set =
-            s.desired.as_ref().is_some_and(|(set, _)| s.editable && set.keys().any(|f| f.eq_ignore_ascii_case(k)));
+            s.desired.as_deref().is_some_and(|(set, _)| s.editable && set.keys().any(|f| f.eq_ignore_ascii_case(k)));
         let hsts_off = !s.https && k == HSTS.to_ascii_lowercase() && s.managed.contains(k);
         in_set || hsts_off
     };
@@ -676,7 +692,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     }
     // Deletions (`-Server`) the edit stops making, say on a site no longer selected.
     let wanted = |g: &str| {
-        s.desired.as_ref().is_some_and(|(_, remove)| s.editable && remove.iter().any(|r| r.eq_ignore_ascii_case(g)))
+        s.desired.as_deref().is_some_and(|(_, remove)| s.editable && remove.iter().any(|r| r.eq_ignore_ascii_case(g)))
     };
     for g in before_all.gone.iter().filter(|g| !wanted(g) && !deletes(after_all, g)) {
         out.push(Change {
@@ -721,7 +737,7 @@ fn verify_site(s: &SiteFacts, h: &SiteHeaders, now: &Outcome) -> Result<(), Stri
 
 /// Whether headers `h` give site `s` exactly the profile's fields (`Err` says which does not).
 fn satisfies(s: &SiteFacts, h: &Outcome) -> Result<(), String> {
-    let Some((set, remove)) = &s.desired else { return Ok(()) };
+    let Some((set, remove)) = s.desired.as_deref() else { return Ok(()) };
     let eff = &h.eff;
     for (k, v) in set {
         let got = eff.get(&k.to_ascii_lowercase()).map_or(&[][..], |e| e.values.as_slice());

@@ -63,14 +63,6 @@ pub struct Block {
     pub close: Token,
 }
 
-fn span_of<'a>(mut tokens: impl Iterator<Item = &'a Token>) -> Range<usize> {
-    let Some(first) = tokens.next() else {
-        return 0..0;
-    };
-    let last = tokens.last().unwrap_or(first);
-    first.span.start..last.span.end
-}
-
 impl Document {
     /// The source text, printed from the tree.
     pub fn to_source(&self) -> String {
@@ -104,16 +96,31 @@ impl ServerBlock {
 
     /// Byte range in its file (meaningful for blocks of a single file).
     pub fn span(&self) -> Range<usize> {
-        let mut toks = Vec::new();
-        self.collect_tokens(&mut toks);
-        span_of(toks.into_iter())
+        match (self.first_token(), self.last_token()) {
+            (Some(a), Some(b)) => a.span.start..b.span.end,
+            _ => 0..0,
+        }
     }
 
     /// Line of the first token.
     pub fn line(&self) -> usize {
-        let mut toks = Vec::new();
-        self.collect_tokens(&mut toks);
-        toks.first().map_or(0, |t| t.line)
+        self.first_token().map_or(0, |t| t.line)
+    }
+
+    fn first_token(&self) -> Option<&Token> {
+        self.keys
+            .first()
+            .or(self.open.as_ref())
+            .or_else(|| self.body.iter().find_map(Segment::first_token))
+            .or(self.close.as_ref())
+    }
+
+    fn last_token(&self) -> Option<&Token> {
+        self.close
+            .as_ref()
+            .or_else(|| self.body.iter().rev().find_map(Segment::last_token))
+            .or(self.open.as_ref())
+            .or(self.keys.last())
     }
 
     pub fn collect_tokens<'a>(&'a self, out: &mut Vec<&'a Token>) {
@@ -185,7 +192,7 @@ impl Segment {
 
     /// The matcher token, when the first argument is one (`*`, a path, or `@name`).
     pub fn matcher(&self) -> Option<&Token> {
-        let first = *self.args().first()?;
+        let Some(Item::Token(first)) = self.items.get(1) else { return None };
         let t = first.text.as_str();
         (t == "*" || t.starts_with('/') || t.starts_with('@')).then_some(first)
     }
@@ -196,9 +203,32 @@ impl Segment {
     }
 
     pub fn span(&self) -> Range<usize> {
-        let mut toks = Vec::new();
-        self.collect_tokens(&mut toks);
-        span_of(toks.into_iter())
+        match (self.first_token(), self.last_token()) {
+            (Some(a), Some(b)) => a.span.start..b.span.end,
+            _ => 0..0,
+        }
+    }
+
+    fn first_token(&self) -> Option<&Token> {
+        self.items.first().map(|i| match i {
+            Item::Token(t) => t,
+            Item::Block(b) => &b.open,
+        })
+    }
+
+    fn last_token(&self) -> Option<&Token> {
+        self.items.last().map(|i| match i {
+            Item::Token(t) => t,
+            Item::Block(b) => &b.close,
+        })
+    }
+
+    /// Whether any token, nested blocks included, satisfies `f`.
+    pub fn any_token(&self, f: &impl Fn(&Token) -> bool) -> bool {
+        self.items.iter().any(|i| match i {
+            Item::Token(t) => f(t),
+            Item::Block(b) => f(&b.open) || b.body.iter().any(|s| s.any_token(f)) || f(&b.close),
+        })
     }
 
     pub fn collect_tokens<'a>(&'a self, out: &mut Vec<&'a Token>) {
