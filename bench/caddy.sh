@@ -53,6 +53,16 @@ print(f"linearity ({n} vs {n // 2} sites): harden {hb / hh:.2f}, caddy adapt {cb
 hm, cm = r[f"harden plan ({n} site files)"], r[f"caddy adapt ({n} site files)"]
 print(f"harden / caddy adapt with {n} site files: {hm / cm:.3f}")
 PY
+# Drift detection: the same 5,000 sites after `harden apply` (every site imports the managed
+# snippet), planned again: nothing to change. apply runs `caddy validate` once (a few seconds).
+cp -r "$T/big" "$T/synced"
+if ! "$H" --root "$T/synced" apply --yes -q --profile "$T/profile.toml" >/dev/null; then
+  echo "harden apply of $N sites failed; no in-sync measurement" >&2
+  exit 1
+fi
+hyperfine -N --warmup 2 --runs 15 --style basic --export-json "$T/s.json" \
+  -n "harden plan ($N sites, in sync)" "$H --root $T/synced plan -q --profile $T/profile.toml" >/dev/null
+python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print(f\"{r['command']:28s} median {r['median'] * 1000:8.1f} ms\")" "$T/s.json"
 if [ -x /usr/bin/time ]; then
   /usr/bin/time -f "peak RSS %M KiB  harden plan ($N sites)" "$H" --root "$T/big" plan -q --profile "$T/profile.toml" 2>&1 >/dev/null | tail -1 || true
   /usr/bin/time -f "peak RSS %M KiB  caddy adapt ($N sites)" caddy adapt --config "$T/big/etc/caddy/Caddyfile" --adapter caddyfile 2>&1 >/dev/null | tail -1 || true

@@ -260,3 +260,35 @@ fn caddy_api_reload_with_admin_off_is_warned_at_plan_time() {
     let all = format!("{}{}", plan.stdout, plan.stderr);
     assert!(all.contains("reload = \"api\" but /etc/caddy/Caddyfile turns the admin API off"), "{plan:?}");
 }
+
+/// A profile names sites as an operator says them: `odoo.example.com` is the site written
+/// `https://odoo.example.com` (and `s.example.com:443`), not `http://s.example.com`.
+#[test]
+fn caddy_profile_address_matches_site_written_with_default_scheme_or_port() {
+    let main = "https://odoo.example.com {\n\treverse_proxy 127.0.0.1:8069\n}\n\ns.example.com:443 {\n\trespond hi\n}\n\nhttp://s.example.com {\n\trespond plain\n}\n\nother.example.com {\n\trespond other\n}\n";
+    let r = setup(main, &[]);
+    let p = profile(
+        &r,
+        "p",
+        "[caddy]\nreload = \"none\"\npreset = \"owasp\"\nsites = [\"odoo.example.com\", \"https://s.example.com\"]\n[[caddy.site]]\naddress = \"odoo.example.com\"\nheaders = { X-Frame-Options = \"SAMEORIGIN\" }\n",
+    );
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert!(!plan.stdout.contains("caddy.unknown-site") && !plan.stdout.contains("no such site"), "{plan:?}");
+    assert!(!plan.stdout.contains("matches no site"), "{plan:?}");
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = r.read(CADDYFILE);
+    // The override's own snippet, on the site written with its scheme.
+    assert!(
+        after.contains("https://odoo.example.com {\n\timport harden_security_headers_https___odoo_example_com\n"),
+        "{after}"
+    );
+    assert!(after.contains("\t\tX-Frame-Options SAMEORIGIN\n"), "{after}");
+    assert!(after.contains("s.example.com:443 {\n\timport harden_security_headers\n"), "{after}");
+    // Not selected: the plain-HTTP site of the same host, and the other site.
+    assert!(after.contains("http://s.example.com {\n\trespond plain\n"), "{after}");
+    assert!(after.contains("other.example.com {\n\trespond other\n"), "{after}");
+    let again = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(again.code, 0, "second plan is empty: {again:?}");
+}

@@ -7,7 +7,7 @@
 //! `reverse_proxy` has copied the upstream's headers, so the profile's values win and are
 //! sent once. The user's own unconditional `header` lines for the same fields are removed
 //! (not left beside ours); everything else in the file stays byte for byte.
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::edit::{self, end_before_cr, import_at, line_end_of, Splice, SNIPPET_PREFIX};
 use super::files::{self, args_placeholder, env, Source};
 use super::headers::{site_headers, EffectiveHeader, HeaderDirective, SiteHeaders};
-use super::site::{address_is_https, parse_address, site_is_https};
+use super::site::{address_is_https, address_key, parse_address, site_is_https, AddressKey};
 use super::spec::{CaddySpec, Reload, Sites, HSTS};
 use super::tree::{BlockKind, Segment, ServerBlock};
 use super::{format, import, traps, version};
@@ -49,6 +49,21 @@ pub enum PlanError {
     Sys(#[from] crate::system::SysError),
     #[error("{file}: cannot compute the edit: {message}")]
     Edit { file: String, message: String },
+}
+
+/// The profile's site addresses, matched against a site's as Caddy reads them (see
+/// [`same_address`]): `s.example.com` in the profile names a site written
+/// `https://s.example.com`.
+struct Named(HashSet<AddressKey>);
+
+impl Named {
+    fn new<'a>(addresses: impl IntoIterator<Item = &'a str>) -> Named {
+        Named(addresses.into_iter().map(address_key).collect())
+    }
+
+    fn any(&self, names: &[String]) -> bool {
+        !self.0.is_empty() && names.iter().any(|n| self.0.contains(&address_key(n)))
+    }
 }
 
 /// The headers a site must send and the ones it must not.
@@ -169,6 +184,11 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             }
         }
     }
+    let listed = Named::new(match spec.map(|s| &s.sites) {
+        Some(Sites::List(l)) => l.iter().map(|a| a.value.as_str()).collect(),
+        _ => Vec::new(),
+    });
+    let overrides = Named::new(spec.iter().flat_map(|s| s.site.iter()).map(|o| o.address.value.as_str()));
     let shared: Vec<(Arc<Desired>, Arc<BTreeSet<String>>)> =
         spec.map(|s| [true, false].map(|https| desired_for(s, &[], https)).to_vec()).unwrap_or_default();
     // Each site's facts depend only on the site: computed over the CPUs.
@@ -184,11 +204,11 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         let selected = match spec.map(|s| &s.sites) {
             None => false,
             Some(Sites::All) => true,
-            Some(Sites::List(l)) => l.iter().any(|a| names.contains(&a.value)),
+            Some(Sites::List(_)) => listed.any(&names),
         };
         let (desired, managed) = match spec.filter(|_| selected) {
             // Most sites have no override: they share the profile's sets.
-            Some(s) if !s.site.iter().any(|o| names.contains(&o.address.value)) => {
+            Some(_) if !overrides.any(&names) => {
                 let (d, m) = if https { &shared[0] } else { &shared[1] };
                 (Some(d.clone()), m.clone())
             }
@@ -214,7 +234,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
                 remedy: Some("put the plain-HTTP addresses in a site block of their own".into()),
             });
         }
-        let overridden = spec.is_some_and(|s| s.site.iter().any(|o| names.contains(&o.address.value)));
+        let overridden = overrides.any(&names);
         let not_editable = match block {
             None => Some(format!("site {} is not written in a file of its own", addresses.join(", "))),
             Some((f, _)) if srcs[f].why_not.is_some() => srcs[f].why_not.clone(),
@@ -784,8 +804,12 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         rp.findings.extend(s.findings.iter().filter(|f| seen.insert(*f)).cloned());
         rp.warnings.extend(s.warnings.iter().filter(|w| seen_w.insert(*w)).cloned());
     }
+    // Every site's addresses, for the profile's addresses that match none.
+    let named_in_profile = matches!(spec.sites, Sites::List(_)) || !spec.site.is_empty();
+    let known =
+        Named::new(o.sites.iter().filter(|_| named_in_profile).flat_map(|(_, s)| s.names.iter().map(String::as_str)));
     if let Sites::List(l) = &spec.sites {
-        for a in l.iter().filter(|a| !o.sites.iter().any(|(_, s)| s.names.contains(&a.value))) {
+        for a in l.iter().filter(|a| !known.any(std::slice::from_ref(&a.value))) {
             rp.findings.push(Finding {
                 id: "caddy.unknown-site".into(),
                 message: format!("the profile names site {} but {} has no such site", a.value, o.path),
@@ -794,7 +818,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             });
         }
     }
-    for ov in spec.site.iter().filter(|ov| !o.sites.iter().any(|(_, s)| s.names.contains(&ov.address.value))) {
+    for ov in spec.site.iter().filter(|ov| !known.any(std::slice::from_ref(&ov.address.value))) {
         rp.findings.push(Finding {
             id: "caddy.unknown-site".into(),
             message: format!("[[caddy.site]] {} matches no site address in {}", ov.address.value, o.path),

@@ -28,6 +28,30 @@ pub fn parse_address(a: &str) -> Address {
     Address { scheme, host: host.to_string(), port: port.filter(|p| !p.is_empty()).map(String::from) }
 }
 
+/// Whether two written addresses name the same site: equal as written, or equal once the
+/// scheme and port Caddy would assume are filled in and the host lowercased
+/// (`s.example.com` is `https://s.example.com` and `s.example.com:443`; `http://s.example.com`
+/// is `s.example.com:80`, a different site).
+pub fn same_address(a: &str, b: &str) -> bool {
+    a == b || address_key(a) == address_key(b)
+}
+
+/// An address with Caddy's defaults filled in (see [`same_address`]): compare these, or keep
+/// them in a set, to match many addresses at once.
+pub type AddressKey = (String, String, String, String);
+
+pub fn address_key(a: &str) -> AddressKey {
+    let parsed = parse_address(a);
+    let scheme = parsed
+        .scheme
+        .clone()
+        .unwrap_or_else(|| if parsed.port.as_deref() == Some("80") { "http" } else { "https" }.to_string());
+    let port = parsed.port.clone().unwrap_or_else(|| if scheme == "http" { "80" } else { "443" }.to_string());
+    let rest = a.split_once("://").map_or(a, |(_, r)| r);
+    let path = rest.find('/').map_or("", |i| &rest[i..]).to_string();
+    (scheme, parsed.host.to_ascii_lowercase(), port, path)
+}
+
 /// How Caddy serves one address.
 pub fn address_is_https(a: &Address, has_tls: bool, auto_https_off: bool) -> bool {
     if a.scheme.as_deref() == Some("http") || a.port.as_deref() == Some("80") {
@@ -69,5 +93,27 @@ mod tests {
         assert!(https(":8443", true));
         assert!(!site_is_https(&["example.com".into()], false, true));
         assert!(!site_is_https(&["example.com".into(), "http://example.org".into()], false, false));
+    }
+
+    #[test]
+    fn addresses_name_the_same_site_with_caddys_defaults() {
+        for (a, b) in [
+            ("s.example.com", "https://s.example.com"),
+            ("s.example.com", "s.example.com:443"),
+            ("https://S.Example.com:443", "s.example.com"),
+            ("http://s.example.com", "s.example.com:80"),
+            ("s.example.com/api", "https://s.example.com/api"),
+        ] {
+            assert!(same_address(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("s.example.com", "http://s.example.com"),
+            ("s.example.com", "s.example.com:8443"),
+            ("s.example.com", "t.example.com"),
+            ("s.example.com", "s.example.com/api"),
+            ("{$DOMAIN}", "s.example.com"),
+        ] {
+            assert!(!same_address(a, b), "{a} {b}");
+        }
     }
 }

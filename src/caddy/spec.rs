@@ -334,7 +334,7 @@ impl CaddySpec {
             }
         }
         set.extend(self.headers.iter().map(|(k, v)| (k.clone(), v.value.clone())));
-        for o in self.site.iter().filter(|o| addresses.contains(&o.address.value)) {
+        for o in self.site.iter().filter(|o| addresses.iter().any(|a| super::site::same_address(a, &o.address.value))) {
             set.extend(o.headers.iter().map(|(k, v)| (k.clone(), v.value.clone())));
         }
         // An empty value drops an inherited header instead of sending it empty.
