@@ -24,6 +24,10 @@ pub struct Change {
     pub expected: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actual: Option<String>,
+    /// What the item is about when it has parts, for JSON consumers: a Caddy change names its
+    /// `site` and `header`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// Something the profile requires that harden cannot do itself.

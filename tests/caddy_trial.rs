@@ -292,3 +292,27 @@ fn caddy_profile_address_matches_site_written_with_default_scheme_or_port() {
     let again = r.harden(&["plan", "--profile", &p]);
     assert_eq!(again.code, 0, "second plan is empty: {again:?}");
 }
+
+/// JSON consumers get the site and header of every Caddy change as fields, not only inside
+/// the human summary.
+#[test]
+fn caddy_json_changes_name_their_site_and_header() {
+    let r = setup(
+        "a.example.com, www.a.example.com {\n\theader X-Frame-Options SAMEORIGIN\n\treverse_proxy 127.0.0.1:8069\n}\n",
+        &[],
+    );
+    let p = profile(&r, "p", PROFILE);
+    let run = r.harden(&["plan", "--format", "json", "--profile", &p]);
+    assert_eq!(run.code, 2, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    let changes = v["resources"][0]["changes"].as_array().expect("changes");
+    assert!(!changes.is_empty(), "{v}");
+    for c in changes {
+        assert_eq!(c["labels"]["site"], "a.example.com, www.a.example.com", "{c}");
+        let header = c["labels"]["header"].as_str().unwrap_or_else(|| panic!("no header label: {c}"));
+        assert!(c["summary"].as_str().unwrap().contains(header), "{c}");
+    }
+    let xfo: Vec<_> = changes.iter().filter(|c| c["labels"]["header"] == "X-Frame-Options").collect();
+    assert_eq!(xfo.len(), 1, "{v}");
+    assert_eq!((xfo[0]["actual"].as_str(), xfo[0]["expected"].as_str()), (Some("SAMEORIGIN"), Some("DENY")));
+}

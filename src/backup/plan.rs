@@ -122,6 +122,7 @@ pub fn plan(sys: &System, spec: &BackupSpec) -> Result<ResourcePlan, BackupError
         });
         for s in &summaries {
             acc.changes.push(Change {
+                labels: Default::default(),
                 kind: ChangeKind::Change,
                 item: "backup.pgbackrest.cipher-type".into(),
                 summary: s.clone(),

@@ -117,6 +117,7 @@ impl Wants {
             if fix.from_mode != fix.to_mode {
                 fix.mode_change = Some(format!("chmod {:04o} {} (now {:04o})", fix.to_mode, fix.path, fix.from_mode));
                 changes.push(Change {
+                    labels: Default::default(),
                     kind: ChangeKind::Change,
                     item: if w.dir { "backup.dir.mode" } else { "backup.file.mode" }.into(),
                     summary: fix.mode_change.clone().unwrap_or_default(),
@@ -129,6 +130,7 @@ impl Wants {
                 fix.owner_change =
                     Some(format!("chown {} {} (now {})", name(fix.to_uid), fix.path, name(fix.from_uid)));
                 changes.push(Change {
+                    labels: Default::default(),
                     kind: ChangeKind::Change,
                     item: "backup.file.owner".into(),
                     summary: fix.owner_change.clone().unwrap_or_default(),

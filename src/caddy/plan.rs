@@ -610,6 +610,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
     for (k, v) in set {
         match eff.get(&k.to_ascii_lowercase()) {
             None => out.push(Change {
+                labels: labels(&site, Some(k)),
                 kind: ChangeKind::Add,
                 item: "caddy.header".into(),
                 summary: [site.as_str(), ": add ", k, ": ", v].concat(),
@@ -617,6 +618,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
                 actual: None,
             }),
             Some(e) if e.values.len() != 1 || e.values[0] != *v || !e.replacements.is_empty() => out.push(Change {
+                labels: labels(&site, Some(k)),
                 kind: ChangeKind::Change,
                 item: "caddy.header".into(),
                 summary: [
@@ -641,6 +643,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
     for r in remove {
         if !deletes(before, r) {
             out.push(Change {
+                labels: labels(&site, Some(r)),
                 kind: ChangeKind::Remove,
                 item: "caddy.header".into(),
                 summary: [site.as_str(), ": remove ", r].concat(),
@@ -653,6 +656,7 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
         if let Some(e) = eff.get(&HSTS.to_ascii_lowercase()) {
             if s.managed.contains(&HSTS.to_ascii_lowercase()) {
                 out.push(Change {
+                    labels: labels(&site, Some(HSTS)),
                     kind: ChangeKind::Remove,
                     item: "caddy.header".into(),
                     summary: format!("{site}: remove {HSTS} (plain HTTP; set at {})", e.set_at),
@@ -661,6 +665,15 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
                 });
             }
         }
+    }
+    out
+}
+
+/// The `site` (and `header`) a change is about, for JSON output.
+fn labels(site: &str, header: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::from([("site".to_string(), site.to_string())]);
+    if let Some(h) = header {
+        out.insert("header".to_string(), h.to_string());
     }
     out
 }
@@ -679,6 +692,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     for (k, e) in before.iter().filter(|(k, _)| !covered(k)) {
         match now.get(k) {
             None => out.push(Change {
+                labels: labels(site, Some(&e.name)),
                 kind: ChangeKind::Remove,
                 item: "caddy.header".into(),
                 summary: format!("{site}: stop sending {} (now {} from {})", e.name, e.values.join(", "), e.set_at),
@@ -686,6 +700,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
                 actual: Some(e.values.join(", ")),
             }),
             Some(a) if a.values != e.values => out.push(Change {
+                labels: labels(site, Some(&e.name)),
                 kind: ChangeKind::Change,
                 item: "caddy.header".into(),
                 summary: format!(
@@ -703,6 +718,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     }
     for (_, a) in now.iter().filter(|(k, _)| !covered(k) && !before.contains_key(*k)) {
         out.push(Change {
+            labels: labels(site, Some(&a.name)),
             kind: ChangeKind::Add,
             item: "caddy.header".into(),
             summary: format!("{site}: add {}: {}", a.name, a.values.join(", ")),
@@ -716,6 +732,7 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     };
     for g in before_all.gone.iter().filter(|g| !wanted(g) && !deletes(after_all, g)) {
         out.push(Change {
+            labels: labels(site, Some(g)),
             kind: ChangeKind::Change,
             item: "caddy.header".into(),
             summary: format!("{site}: stop removing {g}"),
@@ -882,6 +899,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
             if c.is_empty() {
                 if let Some(notes) = edited.site_edits.get(&idx) {
                     c.push(Change {
+                        labels: labels(&s.addresses.join(", "), None),
                         kind: ChangeKind::Change,
                         item: "caddy.site".into(),
                         summary: format!("{}: {}", s.addresses.join(", "), notes.join("; ")),
@@ -894,6 +912,7 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         }
         if rp.changes.is_empty() {
             rp.changes.push(Change {
+                labels: Default::default(),
                 kind: ChangeKind::Change,
                 item: "caddy.snippet".into(),
                 summary: format!("{}: rewrite harden's managed snippets", o.path),

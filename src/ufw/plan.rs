@@ -202,7 +202,7 @@ fn rule_changes(m4: &Merged, m6: &Merged, changes: &mut Vec<Change>) {
     let mut seen = std::collections::HashSet::new();
     let mut push = |kind: ChangeKind, item: &str, summary: String, expected: Option<String>, actual: Option<String>| {
         if seen.insert((kind, summary.clone())) {
-            changes.push(Change { kind, item: item.into(), summary, expected, actual });
+            changes.push(Change { kind, item: item.into(), summary, expected, actual, labels: Default::default() });
         }
     };
     for m in [m4, m6] {
@@ -265,6 +265,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
         let can_install = spec.install.unwrap_or(true) && sys.is_live() && sys.has_program("apt-get");
         if can_install {
             changes.push(Change {
+                labels: Default::default(),
                 kind: ChangeKind::Add,
                 item: "firewall.install".into(),
                 summary: "install ufw (apt-get install -y ufw), then plan the rest".into(),
@@ -369,6 +370,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     let mut defaults = o.defaults.clone();
     if enabled != o.enabled {
         changes.push(Change {
+            labels: Default::default(),
             kind: ChangeKind::Change,
             item: "firewall.enabled".into(),
             summary: if enabled { "ufw enable".into() } else { "ufw disable".into() },
@@ -379,6 +381,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     }
     if Some(loglevel) != o.loglevel {
         changes.push(Change {
+            labels: Default::default(),
             kind: ChangeKind::Change,
             item: "firewall.logging".into(),
             summary: format!("ufw logging {}", loglevel.as_str()),
@@ -394,6 +397,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
     if ipv6 != o.ipv6 {
         let removed = m6.removed.len();
         changes.push(Change {
+            labels: Default::default(),
             kind: ChangeKind::Change,
             item: "firewall.ipv6".into(),
             summary: if ipv6 {
@@ -429,6 +433,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
                 format!("ufw default {} {dir}", want.as_str())
             };
             changes.push(Change {
+                labels: Default::default(),
                 kind: ChangeKind::Change,
                 item: format!("firewall.policy.{dir}"),
                 summary,
@@ -484,6 +489,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
                 "its iptables lines do not match its tuples (hand edit, older ufw, or missing limit chains)"
             };
             changes.push(Change {
+                labels: Default::default(),
                 kind: ChangeKind::Change,
                 item: "firewall.rules_file".into(),
                 summary: format!("regenerate {path}: {why}"),
@@ -514,6 +520,7 @@ pub fn plan(sys: &System, spec: &FirewallSpec) -> Result<ResourcePlan, PlanError
                     kernel_deletes.push((d.v6, l.clone()));
                 }
                 changes.push(Change {
+                    labels: Default::default(),
                     kind: ChangeKind::Change,
                     item: "firewall.kernel".into(),
                     summary: format!("load the files into the kernel: {}", d.what),
