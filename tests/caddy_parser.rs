@@ -246,10 +246,13 @@ fn many_sites_parse_on_threads_as_on_one() {
     let model = |b: &[ServerBlock]| harden::caddy::headers::site_headers(b).expect("headers");
     assert_eq!(model(&threads), model(&one));
     // Two errors late in the file: the first one is reported, as on one thread.
+    // A snippet defined after the sites keeps the parse on one thread (nothing follows the
+    // last snippet definition), with snippet reuse as usual.
+    let one_thread = |text: &str| format!("{text}(zz_tail) {{\n\trespond z\n}}\n");
     let first_error = |bad: &str| {
         let (Err(a), Err(b)) = (
             harden::caddy::expand_str(bad, file, &sys, &no_env),
-            harden::caddy::import::expand_spliced(bad, file, &sys, &no_env),
+            harden::caddy::expand_str(&one_thread(bad), file, &sys, &no_env),
         ) else {
             panic!("both parses must fail");
         };
@@ -258,11 +261,30 @@ fn many_sites_parse_on_threads_as_on_one() {
     };
     let at = |i: usize| format!("s{i}.example.com {{\n\timport sec\n");
     // Both are errors of the parser, not the lexer, in different parts of the file.
+    let spliced = |bad: &str| {
+        harden::caddy::import::expand_spliced(bad, file, &sys, &no_env).map(|_| ()).unwrap_err().to_string()
+    };
     let bad = src
         .replace(&at(999), "s999.example.com {\n\theader { X y\n\t}\n")
         .replace(&at(1299), "s1299.example.com {\n\theader\n\t{\n\t}\n");
     let line = 1 + src[..src.find(&at(999)).expect("site 999")].matches('\n').count() + 1;
     assert!(first_error(&bad).starts_with(&format!("/etc/caddy/Caddyfile:{line}: ")), "{}", first_error(&bad));
+    assert_eq!(first_error(&bad), spliced(&bad));
     let bad = src.replace(&at(1299), "s1299.example.com {\n\theader\n\t{\n\t}\n");
-    first_error(&bad);
+    assert_eq!(first_error(&bad), spliced(&bad));
+    // The import limit is counted over the whole file: five sites in each half of 1,000 each
+    // import 111,111 times, so the tenth passes 1,000,000 (it is reported there), while
+    // neither half alone does.
+    let mut deep = String::from("(l0) {\n\theader X 1\n}\n");
+    for i in 1..=5 {
+        let body = format!("\timport l{}\n", i - 1).repeat(10);
+        deep += &format!("(l{i}) {{\n{body}}}\n");
+    }
+    for i in 0..1000 {
+        let import = if i % 100 == 50 { "import l5" } else { "respond x" };
+        deep += &format!("s{i}.example.com {{\n\t{import}\n}}\n");
+    }
+    let e = first_error(&deep);
+    let line = 1 + deep[..deep.find("s950.example.com").expect("site 950")].matches('\n').count() + 1;
+    assert!(e.starts_with(&format!("/etc/caddy/Caddyfile:{line}: more than 1000000 imports")), "{e}");
 }

@@ -316,3 +316,25 @@ fn caddy_json_changes_name_their_site_and_header() {
     assert_eq!(xfo.len(), 1, "{v}");
     assert_eq!((xfo[0]["actual"].as_str(), xfo[0]["expected"].as_str()), (Some("SAMEORIGIN"), Some("DENY")));
 }
+
+/// `caddy adapt` reads a CRLF file's line ends as LF when it checks the layout, so a CRLF file
+/// it took for formatted must stay so after an edit that leaves a blank line at a block's end.
+#[test]
+fn caddy_crlf_file_stays_formatted_for_caddy_adapt() {
+    let text = "b.example.com {\r\n\theader X-Frame-Options DENY\r\n\r\n\treverse_proxy localhost:1\r\n}\r\n\r\nc.example.com {\r\n\trespond x\r\n\r\n\theader Server x\r\n}\r\n";
+    assert!(harden::caddy::format::adapts_as_formatted(text));
+    let r = setup(text, &[]);
+    let p = profile(&r, "p", PROFILE);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = r.read(CADDYFILE);
+    assert_eq!(after.matches('\n').count(), after.matches("\r\n").count(), "line ends stay CRLF: {after:?}");
+    assert!(harden::caddy::format::adapts_as_formatted(&after), "{after:?}");
+    assert!(after.contains("c.example.com {\r\n\timport harden_security_headers\r\n\trespond x\r\n}\r\n"), "{after:?}");
+    if !caddy_installed() {
+        println!("SKIP: caddy not installed (adapt warning check)");
+        return;
+    }
+    let (_, warnings) = adapt(&r, &r.file(CADDYFILE)).expect("caddy adapts the result");
+    assert!(!warnings.contains("not formatted"), "{warnings}");
+}

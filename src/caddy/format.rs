@@ -166,7 +166,29 @@ pub fn format(input: &str) -> String {
     result
 }
 
-/// Whether `caddy adapt` (2.6.2) would consider the text formatted.
+/// Whether the text is exactly what `caddy fmt` (2.6.2) prints.
 pub fn is_formatted(input: &str) -> bool {
     format(input) == input
+}
+
+/// Whether `caddy adapt` (2.6.2) takes the text for formatted: it compares with CRLF line ends
+/// read as LF, so a CRLF file laid out as `caddy fmt` would lay it out gets no warning
+/// (checked with the installed caddy: lone LF lines in a CRLF file do not count either).
+pub fn adapts_as_formatted(input: &str) -> bool {
+    if input.contains('\r') {
+        let lf = input.replace("\r\n", "\n");
+        format(&lf) == lf
+    } else {
+        is_formatted(input)
+    }
+}
+
+/// [`format`] for a file whose line ends are all CRLF: formatted as LF, then CRLF again.
+/// Other text is formatted as it is.
+pub fn format_keeping_crlf(input: &str) -> String {
+    let crlf = input.matches("\r\n").count();
+    if crlf == 0 || crlf != input.matches('\n').count() {
+        return format(input);
+    }
+    format(&input.replace("\r\n", "\n")).replace('\n', "\r\n")
 }

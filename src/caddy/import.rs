@@ -21,7 +21,7 @@ use super::tree::{BlockKind, Document, Item, Segment, ServerBlock};
 /// Safety net against exponential expansion (snippets importing snippets several times over;
 /// Caddy has none, and a cycle is caught earlier). A multi-tenant file of N site files, each
 /// importing harden's snippet, makes 2N imports, so the limit is far above any real layout.
-const MAX_IMPORTS: usize = 1_000_000;
+pub(super) const MAX_IMPORTS: usize = 1_000_000;
 
 /// A Caddyfile with its imports.
 #[derive(Debug, Clone)]
@@ -119,8 +119,7 @@ fn expand(
     overlay: &Overlay,
     reuse: bool,
 ) -> Result<Expansion, ParseError> {
-    let lexed = tokenize(&substitute_env(src, env), file)?;
-    let mut exp = Expander {
+    let new_expander = || Expander {
         sys: Some(sys),
         env: Some(env),
         overlay,
@@ -134,10 +133,17 @@ fn expand(
         memo: HashMap::new(),
         reuse,
     };
-    let mut blocks = if reuse {
-        super::split::parse_all(lexed.tokens, &mut exp)?
+    let substituted = substitute_env(src, env);
+    let tokens = tokenize(&substituted, file)?.tokens;
+    let mut exp = new_expander();
+    let mut blocks = if !reuse {
+        Parser::new(tokens, Some(&mut exp)).parse_all()?
+    } else if let Some(blocks) = super::split::parse_all(tokens, &mut exp)? {
+        blocks
     } else {
-        Parser::new(lexed.tokens, Some(&mut exp)).parse_all()?
+        // A part of a split parse failed: one thread, for the error it names first.
+        exp = new_expander();
+        Parser::new(tokenize(&substituted, file)?.tokens, Some(&mut exp)).parse_all()?
     };
     // Like Caddy, snippet definitions are not part of the configuration once expanded.
     blocks.retain(|b| !matches!(b.kind, BlockKind::Snippet(_)));

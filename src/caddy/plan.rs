@@ -139,7 +139,7 @@ fn global_option<'a>(blocks: &'a [ServerBlock], name: &str) -> Option<&'a Segmen
 pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Option<Observed>, PlanError> {
     let Some(text) = sys.read_text(path)? else { return Ok(None) };
     let (main_formatted, loaded) =
-        super::par::join(|| format::is_formatted(&text), || import::load(sys, Path::new(path), &env));
+        super::par::join(|| format::adapts_as_formatted(&text), || import::load(sys, Path::new(path), &env));
     let loaded = loaded?;
     let headers = site_headers(&loaded.blocks)?;
     let admin = global_option(&loaded.blocks, "admin").and_then(|s| s.args().first().map(|t| t.text.to_string()));
@@ -552,14 +552,15 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         let src = &file.text;
         let bad = |message: String| PlanError::Edit { file: file.path.clone(), message };
         let (mut text, joins) = edit::apply_with_joins(src, splices).map_err(bad)?;
-        // A file `caddy fmt` left unchanged must stay so: our removals can leave a run of blank
-        // lines that fmt would collapse. Formatting a formatted file plus our edits changes only
-        // the edited places, and only where a removal meets a blank line or closes a block, so
-        // the whole file is formatted only then. (The formatter writes LF; a CRLF file is left
-        // to its own line ends.)
-        let formatted = if f == 0 { o.main_formatted } else { format::is_formatted(src) };
-        if line_end_of(src) == "\n" && formatted && edit::fmt_may_change(&text, &joins) {
-            text = format::format(&text);
+        // A file `caddy adapt` takes for formatted must stay so: our removals can leave a run of
+        // blank lines that fmt would collapse. Formatting a formatted file plus our edits
+        // changes only the edited places, and only where a removal meets a blank line or
+        // closes a block, so the whole file is formatted only then. A CRLF file is formatted
+        // as LF and keeps its CRLF line ends; one that mixes line ends is left as it is.
+        let formatted = if f == 0 { o.main_formatted } else { format::adapts_as_formatted(src) };
+        let mixed = src.contains("\r\n") && src.matches("\r\n").count() != src.matches('\n').count();
+        if formatted && !mixed && edit::fmt_may_change(&text, &joins) {
+            text = format::format_keeping_crlf(&text);
         }
         texts.push(Some(text).filter(|t| t != src));
     }

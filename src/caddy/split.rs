@@ -7,13 +7,14 @@
 //! Only plain layouts are split: every top-level block is `keys {` on one line through its
 //! matching `}`, and the sites import nothing but snippets (reading files needs the
 //! [`System`](crate::system::System), which stays on the calling thread). Anything else is
-//! parsed on one thread as before. Errors are the ones the whole parse would report first: the
-//! parts are in file order and a part's parse does not depend on the parts before it.
+//! parsed on one thread as before. When any part fails, or the parts together pass the import
+//! limit, the caller parses the whole file again on one thread, so an error names exactly
+//! what the one-thread parse names first.
 
 use std::collections::{HashMap, HashSet};
 
 use super::error::ParseError;
-use super::import::{Expander, Overlay};
+use super::import::{Expander, Overlay, MAX_IMPORTS};
 use super::lexer::{Token, TokenEnd};
 use super::parser::Parser;
 use super::tree::ServerBlock;
@@ -22,16 +23,17 @@ use super::tree::ServerBlock;
 const MIN_SITES: usize = 512;
 
 /// Parses `tokens` (a whole file) as [`Parser::parse_all`] does, splitting its sites over the
-/// CPUs when the layout allows.
-pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Vec<ServerBlock>, ParseError> {
+/// CPUs when the layout allows. `Ok(None)`: a part failed; parse the file on one thread with a
+/// fresh expander for the exact error.
+pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Option<Vec<ServerBlock>>, ParseError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let Some(blocks) = top_level_blocks(&tokens).filter(|_| threads > 1) else {
-        return Parser::new(tokens, Some(exp)).parse_all();
+        return Parser::new(tokens, Some(exp)).parse_all().map(Some);
     };
     let prefix_end = blocks.iter().rposition(|b| !b.site).map_or(0, |i| blocks[i].end);
     let sites: Vec<&Block> = blocks.iter().filter(|b| b.start >= prefix_end).collect();
     if sites.len() < MIN_SITES {
-        return Parser::new(tokens, Some(exp)).parse_all();
+        return Parser::new(tokens, Some(exp)).parse_all().map(Some);
     }
     let mut tokens = tokens;
     let rest = tokens.split_off(prefix_end);
@@ -44,7 +46,7 @@ pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Vec<Se
         let mut tail = Parser::new(rest, Some(exp));
         tail.prev = prev;
         out.extend(tail.parse_all()?);
-        return Ok(out);
+        return Ok(Some(out));
     }
     let parts = split_parts(rest, &sites, prefix_end, threads, prev);
     // Each part numbers its import splices in a range of its own.
@@ -57,18 +59,23 @@ pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Vec<Se
             inputs.into_iter().map(|(origin, part)| scope.spawn(move || state.parse(origin, part))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect::<Vec<_>>()
     });
+    // A part's error may come after the place where the one-thread parse stops (say, at the
+    // import limit, which it counts across parts), so any failure means parsing again.
+    let total: usize =
+        results.iter().map(|r| r.as_ref().map_or(usize::MAX, |d| d.imports)).fold(0, usize::saturating_add);
+    if exp.imports.saturating_add(total) > MAX_IMPORTS {
+        return Ok(None);
+    }
     for r in results {
-        let done = r?;
+        let Ok(done) = r else { return Ok(None) };
         for (from, to) in done.edges {
             exp.edges.entry(from).or_default().extend(to);
         }
         exp.next_origin = exp.next_origin.max(done.next_origin);
-        if let Some(at) = done.blocks.first().and_then(|b| b.keys.first()) {
-            exp.count_import(at, done.imports)?;
-        }
+        exp.imports += done.imports;
         out.extend(done.blocks);
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// A top-level block: token range, and whether it is a site (not a global options block,
