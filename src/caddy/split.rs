@@ -22,6 +22,10 @@ use super::tree::ServerBlock;
 /// Fewer sites than this are parsed on the calling thread.
 const MIN_SITES: usize = 512;
 
+/// Nor are sites that expand to more tokens than this (5,000 sites with harden's snippet come
+/// to about 200,000).
+const MAX_TOKENS: usize = 4_000_000;
+
 /// Parses `tokens` (a whole file) as [`Parser::parse_all`] does, splitting its sites over the
 /// CPUs when the layout allows. `Ok(None)`: a part failed; parse the file on one thread with a
 /// fresh expander for the exact error.
@@ -41,8 +45,10 @@ pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Option
     let mut out = head.parse_all()?;
     let prev = head.prev.take();
     drop(head);
-    // The sites may import only snippets, and those only snippets, all defined by now.
-    if !imports_only_snippets(&rest, &exp.snippets) {
+    // The sites may import only snippets, and those only snippets, all defined by now. A huge
+    // expansion is bound by memory, not the CPU: more threads only make it slower.
+    let size = expanded_size(&rest, &exp.snippets, &mut HashMap::new(), &mut HashSet::new());
+    if size.is_none_or(|n| n > MAX_TOKENS) {
         let mut tail = Parser::new(rest, Some(exp));
         tail.prev = prev;
         out.extend(tail.parse_all()?);
@@ -135,31 +141,41 @@ fn top_level_blocks(tokens: &[Token]) -> Option<Vec<Block>> {
     Some(out)
 }
 
-/// Whether every `import` in `tokens`, and in the snippets they name, names a snippet defined
-/// already. Any token `import` counts, wherever it stands: a false alarm only means one thread.
-fn imports_only_snippets(tokens: &[Token], snippets: &HashMap<String, Vec<Token>>) -> bool {
-    let mut checked: HashSet<&str> = HashSet::new();
-    let mut todo: Vec<&[Token]> = vec![tokens];
-    while let Some(toks) = todo.pop() {
-        for (i, t) in toks.iter().enumerate() {
-            if t.text != "import" {
-                continue;
-            }
-            // An import without a name on its line is an error the parser reports.
-            let Some(name) = toks.get(i + 1).filter(|n| !t.next_is_on_new_line(n)).map(|n| n.text.as_str()) else {
-                continue;
-            };
-            match snippets.get_key_value(name) {
-                Some((k, body)) => {
-                    if checked.insert(k.as_str()) {
-                        todo.push(body);
-                    }
-                }
-                None => return false,
-            }
+/// How many tokens `tokens` expand to, when every `import` in them, and in the snippets they
+/// name, names a snippet defined already (None otherwise, or on a cycle, which the one-thread
+/// parse reports). Any token `import` counts, wherever it stands: a false alarm only means
+/// one thread. `sizes` keeps each snippet's expanded size.
+fn expanded_size<'s>(
+    tokens: &[Token],
+    snippets: &'s HashMap<String, Vec<Token>>,
+    sizes: &mut HashMap<&'s str, usize>,
+    open: &mut HashSet<&'s str>,
+) -> Option<usize> {
+    let mut total = tokens.len();
+    for (i, t) in tokens.iter().enumerate() {
+        if t.text != "import" {
+            continue;
         }
+        // An import without a name on its line is an error the parser reports.
+        let Some(name) = tokens.get(i + 1).filter(|n| !t.next_is_on_new_line(n)).map(|n| n.text.as_str()) else {
+            continue;
+        };
+        let (key, body) = snippets.get_key_value(name)?;
+        let size = match sizes.get(key.as_str()) {
+            Some(&n) => n,
+            None => {
+                if !open.insert(key.as_str()) {
+                    return None;
+                }
+                let n = expanded_size(body, snippets, sizes, open)?;
+                open.remove(key.as_str());
+                sizes.insert(key.as_str(), n);
+                n
+            }
+        };
+        total = total.saturating_add(size);
     }
-    true
+    Some(total)
 }
 
 /// One run of sites for a thread, with the token before it (for the parser's line check).
