@@ -7,7 +7,7 @@
 //! before any imported site uses them (Caddy resolves `import NAME` against the snippets
 //! defined earlier in the token stream, else takes NAME for a file); the `import` line and the
 //! removal of the user's header lines go into the imported file itself.
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use super::edit;
@@ -36,12 +36,19 @@ pub fn env(name: &str) -> Option<String> {
 /// reason it cannot be edited. Reading through `sys` records them for saved plans.
 pub fn sources(sys: &System, main: &str, main_text: &str, loaded: &Loaded) -> Vec<Source> {
     let mut out = vec![Source { path: main.to_string(), text: main_text.to_string(), why_not: None }];
+    // Uses by file, found once: a multi-tenant layout imports thousands of files.
+    let mut uses: HashMap<&str, Vec<&ImportUse>> = HashMap::new();
+    for u in &loaded.uses {
+        uses.entry(u.file.as_str()).or_default().push(u);
+    }
     for doc in &loaded.imported {
         let path = doc.file.to_string_lossy().into_owned();
         // Only recorded (the saved plan then refuses if the file changes); the text edited is
         // the one that was parsed, and apply's sha256 check catches a change in between.
-        let _ = sys.read(&path);
-        let why_not = why_not(&loaded.uses, &path);
+        if sys.records_reads() {
+            let _ = sys.read(&path);
+        }
+        let why_not = why_not(uses.get(path.as_str()).map_or(&[][..], Vec::as_slice), &path);
         out.push(Source { text: doc.to_source(), why_not, path });
     }
     out
@@ -49,9 +56,8 @@ pub fn sources(sys: &System, main: &str, main_text: &str, loaded: &Loaded) -> Ve
 
 /// A file imported once at the top level is a list of server blocks of its own; one imported
 /// twice would get the edit for every import, and one imported inside a block is a fragment
-/// of some other site.
-fn why_not(uses: &[ImportUse], path: &str) -> Option<String> {
-    let mine: Vec<&ImportUse> = uses.iter().filter(|u| u.file == path).collect();
+/// of some other site. `mine` are the uses of `path`.
+fn why_not(mine: &[&ImportUse], path: &str) -> Option<String> {
     let at = || mine.iter().map(|u| u.at.as_str()).collect::<Vec<_>>().join(", ");
     if mine.len() > 1 {
         return Some(format!("{path} is imported {} times (at {}), so an edit would apply to each", mine.len(), at()));
@@ -229,8 +235,9 @@ mod tests {
     #[test]
     fn files_imported_twice_or_in_a_block_are_not_editable() {
         let u = |f: &str, n| ImportUse { file: f.into(), at: "/c:1".into(), nesting: n };
-        assert!(why_not(&[u("/a", 0)], "/a").is_none());
-        assert!(why_not(&[u("/a", 0), u("/a", 0)], "/a").unwrap().contains("2 times"));
-        assert!(why_not(&[u("/a", 1)], "/a").unwrap().contains("inside a block"));
+        let (once, nested) = (u("/a", 0), u("/a", 1));
+        assert!(why_not(&[&once], "/a").is_none());
+        assert!(why_not(&[&once, &once], "/a").unwrap().contains("2 times"));
+        assert!(why_not(&[&nested], "/a").unwrap().contains("inside a block"));
     }
 }
