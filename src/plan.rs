@@ -27,7 +27,7 @@ pub struct Change {
     /// What the item is about when it has parts, for JSON consumers: a Caddy change names its
     /// `site` and `header`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub labels: std::collections::BTreeMap<String, String>,
+    pub labels: std::collections::BTreeMap<std::borrow::Cow<'static, str>, String>,
 }
 
 /// Something the profile requires that harden cannot do itself.

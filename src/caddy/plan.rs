@@ -671,10 +671,11 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
 }
 
 /// The `site` (and `header`) a change is about, for JSON output.
-fn labels(site: &str, header: Option<&str>) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::from([("site".to_string(), site.to_string())]);
+fn labels(site: &str, header: Option<&str>) -> BTreeMap<std::borrow::Cow<'static, str>, String> {
+    let mut out = BTreeMap::new();
+    out.insert("site".into(), site.to_string());
     if let Some(h) = header {
-        out.insert("header".to_string(), h.to_string());
+        out.insert("header".into(), h.to_string());
     }
     out
 }
