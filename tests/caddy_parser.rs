@@ -288,3 +288,19 @@ fn many_sites_parse_on_threads_as_on_one() {
     let line = 1 + deep[..deep.find("s950.example.com").expect("site 950")].matches('\n').count() + 1;
     assert!(e.starts_with(&format!("/etc/caddy/Caddyfile:{line}: more than 1000000 imports")), "{e}");
 }
+
+/// When the file has an import error and, later, a syntax error, the import error is reported,
+/// as Caddy (which parses as it expands) reports it.
+#[test]
+fn import_error_before_a_later_syntax_error_is_reported_first() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write(
+        root.path(),
+        "/etc/caddy/Caddyfile",
+        "a.example.com {\n\timport nosuch\n}\nb.example.com {\n\thandle {  respond x\n\t}\n}\n",
+    );
+    let sys = System::real(root.path());
+    let e = load(&sys, Path::new("/etc/caddy/Caddyfile"), &no_env).expect_err("bad");
+    assert!(e.to_string().starts_with("/etc/caddy/Caddyfile:2: "), "{e}");
+    assert!(matches!(e.kind, ErrorKind::ImportNotFound(_)), "{e:?}");
+}

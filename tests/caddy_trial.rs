@@ -338,3 +338,36 @@ fn caddy_crlf_file_stays_formatted_for_caddy_adapt() {
     let (_, warnings) = adapt(&r, &r.file(CADDYFILE)).expect("caddy adapts the result");
     assert!(!warnings.contains("not formatted"), "{warnings}");
 }
+
+/// Two `[[caddy.site]]` entries that name one site are a finding naming both; before, the later
+/// one won silently.
+#[test]
+fn caddy_two_overrides_for_one_site_are_a_finding() {
+    let r = setup("https://odoo.example.com {\n\treverse_proxy 127.0.0.1:8069\n}\n", &[]);
+    let p = profile(
+        &r,
+        "p",
+        "[caddy]\nreload = \"none\"\npreset = \"owasp\"\n[[caddy.site]]\naddress = \"odoo.example.com\"\nheaders = { X-Frame-Options = \"SAMEORIGIN\" }\n[[caddy.site]]\naddress = \"odoo.example.com:443\"\nheaders = { X-Frame-Options = \"DENY\" }\n",
+    );
+    let plan = r.harden(&["plan", "--profile", &p]);
+    let lines = finding_lines(&plan);
+    let conflict: Vec<_> = lines.iter().filter(|l| l.contains("all name site https://odoo.example.com")).collect();
+    assert_eq!(conflict.len(), 1, "{plan:?}");
+    assert!(conflict[0].contains("p.toml:5") && conflict[0].contains("p.toml:8"), "{plan:?}");
+}
+
+/// A file that mixes line ends keeps each unedited line's own: the import line after a site's
+/// `{` ends as that line did.
+#[test]
+fn caddy_mixed_line_ends_keep_each_line_its_own() {
+    let text = "a.example.com {\n\theader X-Frame-Options DENY\r\n\n\treverse_proxy localhost:1\r\n}\n\nb.example.com {\r\n\trespond b\r\n}\r\n";
+    let r = setup(text, &[]);
+    let p = profile(&r, "p", PROFILE);
+    let apply = r.harden(&["apply", "--yes", "--profile", &p]);
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let after = r.read(CADDYFILE);
+    assert!(after.contains("a.example.com {\n\timport harden_security_headers\n"), "{after:?}");
+    assert!(after.contains("b.example.com {\r\n\timport harden_security_headers\r\n\trespond b\r\n"), "{after:?}");
+    let again = r.harden(&["plan", "--profile", &p]);
+    assert_eq!(again.code, 0, "second plan is empty: {again:?}");
+}

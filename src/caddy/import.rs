@@ -68,8 +68,9 @@ pub fn load(sys: &System, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> 
     // The lossless tree and the expansion are independent readings of the same text.
     let (main, expanded) =
         super::par::join(|| parse_str(&text, &file), || expand(&text, &file, sys, env, &Overlay::new(), true));
-    let main = main?;
+    // The expansion's error first: it is the one Caddy, which parses as it expands, reports.
     let (blocks, imported, uses) = expanded?;
+    let main = main?;
     Ok(Loaded { main, imported, blocks, uses })
 }
 

@@ -486,7 +486,15 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         }
         if let (None, Some(name)) = (keep, want) {
             let (at, indent) = import_at(src, m);
-            splices[f].push(Splice { range: at..at, text: format!("{fnl}{indent}import {name}") });
+            // The new line ends as the line it follows did (a file may mix line ends).
+            let own = if src[at..].starts_with("\r\n") {
+                "\r\n"
+            } else if src[at..].starts_with('\n') {
+                "\n"
+            } else {
+                fnl
+            };
+            splices[f].push(Splice { range: at..at, text: format!("{own}{indent}import {name}") });
             notes.push(format!("import {name}"));
         }
         if s.selected {
@@ -817,6 +825,37 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         });
         return Ok(rp);
     };
+    // Two `[[caddy.site]]` entries that name one site (say `s.example.com` and
+    // `s.example.com:443`): the later one wins, which the profile should not leave to chance.
+    if spec.site.len() > 1 {
+        let mut by_key: std::collections::HashMap<AddressKey, Vec<usize>> = std::collections::HashMap::new();
+        for (i, ov) in spec.site.iter().enumerate() {
+            by_key.entry(address_key(&ov.address.value)).or_default().push(i);
+        }
+        let mut reported = HashSet::new();
+        for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
+            let mut hits: Vec<usize> =
+                s.names.iter().filter_map(|n| by_key.get(&address_key(n))).flatten().copied().collect();
+            hits.sort_unstable();
+            hits.dedup();
+            if hits.len() > 1 && reported.insert(hits.clone()) {
+                let at: Vec<String> = hits
+                    .iter()
+                    .map(|&i| format!("{} ({})", spec.site[i].address.at, spec.site[i].address.value))
+                    .collect();
+                rp.findings.push(Finding {
+                    id: "caddy.override-conflict".into(),
+                    message: format!(
+                        "[[caddy.site]] entries at {} all name site {}; the last one's headers win where they differ",
+                        at.join(", "),
+                        s.addresses.join(", ")
+                    ),
+                    location: Some(spec.site[hits[0]].address.at.to_string()),
+                    remedy: Some("keep one [[caddy.site]] entry per site".into()),
+                });
+            }
+        }
+    }
     // A site file imported twice expands to two copies with the same findings.
     let (mut seen, mut seen_w) = (std::collections::HashSet::new(), std::collections::HashSet::new());
     for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
