@@ -49,7 +49,12 @@ pub fn address_key(a: &str) -> AddressKey {
     let port = parsed.port.clone().unwrap_or_else(|| if scheme == "http" { "80" } else { "443" }.to_string());
     let rest = a.split_once("://").map_or(a, |(_, r)| r);
     let path = rest.find('/').map_or("", |i| &rest[i..]).to_string();
-    (scheme, parsed.host.to_ascii_lowercase(), port, path)
+    // An IPv6 host in its one canonical spelling: `[0:0::1]` is `[::1]`.
+    let host = match parsed.host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ip) => ip.parse::<std::net::Ipv6Addr>().map_or(parsed.host.to_ascii_lowercase(), |ip| format!("[{ip}]")),
+        None => parsed.host.to_ascii_lowercase(),
+    };
+    (scheme, host, port, path)
 }
 
 /// How Caddy serves one address.
@@ -103,6 +108,8 @@ mod tests {
             ("https://S.Example.com:443", "s.example.com"),
             ("http://s.example.com", "s.example.com:80"),
             ("s.example.com/api", "https://s.example.com/api"),
+            ("[::1]", "[0:0:0:0:0:0:0:1]:443"),
+            ("https://[0:0::1]", "[::1]"),
         ] {
             assert!(same_address(a, b), "{a} {b}");
         }
@@ -112,6 +119,7 @@ mod tests {
             ("s.example.com", "t.example.com"),
             ("s.example.com", "s.example.com/api"),
             ("{$DOMAIN}", "s.example.com"),
+            ("[::1]", "[::2]"),
         ] {
             assert!(!same_address(a, b), "{a} {b}");
         }
