@@ -36,8 +36,9 @@ pub fn plan(sys: &System, profile: &Profile) -> Result<Plan> {
 pub struct ResourceReport {
     pub resource: String,
     pub changed: Vec<String>,
-    /// The changes carried out (or attempted, when `failed`).
-    #[serde(skip)]
+    /// The changes carried out (or attempted, when `failed`), as the plan's JSON has them
+    /// (labels included); `changed` is their summaries.
+    #[serde(rename = "changes")]
     pub applied: Vec<crate::plan::Change>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<String>,

@@ -315,6 +315,13 @@ fn caddy_json_changes_name_their_site_and_header() {
     let xfo: Vec<_> = changes.iter().filter(|c| c["labels"]["header"] == "X-Frame-Options").collect();
     assert_eq!(xfo.len(), 1, "{v}");
     assert_eq!((xfo[0]["actual"].as_str(), xfo[0]["expected"].as_str()), (Some("SAMEORIGIN"), Some("DENY")));
+    // apply's report has the same change objects.
+    let run = r.harden(&["apply", "--yes", "--format", "json", "--profile", &p]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    let applied = v["resources"][0]["changes"].as_array().unwrap_or_else(|| panic!("no changes: {v}"));
+    assert_eq!(applied.len(), changes.len(), "{v}");
+    assert!(applied.iter().all(|c| c["labels"]["site"] == "a.example.com, www.a.example.com"), "{v}");
 }
 
 /// `caddy adapt` reads a CRLF file's line ends as LF when it checks the layout, so a CRLF file
