@@ -169,11 +169,6 @@ impl System {
     }
 
     /// Record the sha256 of every file read from now on.
-    /// Whether reads are recorded (a plan that will be saved).
-    pub fn records_reads(&self) -> bool {
-        self.record
-    }
-
     pub fn record_reads(&mut self) {
         self.record = true;
     }

@@ -33,8 +33,9 @@ pub fn env(name: &str) -> Option<String> {
 }
 
 /// The main file and every imported file, in the order of `loaded.imported`, each with the
-/// reason it cannot be edited. Reading through `sys` records them for saved plans.
-pub fn sources(sys: &System, main: &str, main_text: &str, loaded: &Loaded) -> Vec<Source> {
+/// reason it cannot be edited. (The expansion read the imported files through `System`, which
+/// recorded them for a saved plan.)
+pub fn sources(main: &str, main_text: &str, loaded: &Loaded) -> Vec<Source> {
     let mut out = vec![Source { path: main.to_string(), text: main_text.to_string(), why_not: None }];
     // Uses by file, found once: a multi-tenant layout imports thousands of files.
     let mut uses: HashMap<&str, Vec<&ImportUse>> = HashMap::new();
@@ -43,11 +44,6 @@ pub fn sources(sys: &System, main: &str, main_text: &str, loaded: &Loaded) -> Ve
     }
     for doc in &loaded.imported {
         let path = doc.file.to_string_lossy().into_owned();
-        // Only recorded (the saved plan then refuses if the file changes); the text edited is
-        // the one that was parsed, and apply's sha256 check catches a change in between.
-        if sys.records_reads() {
-            let _ = sys.read(&path);
-        }
         let why_not = why_not(uses.get(path.as_str()).map_or(&[][..], Vec::as_slice), &path);
         out.push(Source { text: doc.to_source(), why_not, path });
     }

@@ -149,7 +149,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         Some(v) => version::parse(&v.value),
         None => version::installed(sys),
     };
-    let srcs = files::sources(sys, path, &text, &loaded);
+    let srcs = files::sources(path, &text, &loaded);
     // Sites of each file by file and line of their first key, to pair expanded and lossless blocks.
     let docs = std::iter::once(&loaded.main).chain(&loaded.imported);
     let by_line: std::collections::HashMap<(&str, usize), (usize, usize)> = srcs
