@@ -30,15 +30,16 @@ pub fn map_into<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> V
     while items.peek().is_some() {
         chunks.push(items.by_ref().take(chunk).collect());
     }
+    each_on_a_thread(chunks, |c| c.into_iter().map(&f).collect::<Vec<R>>()).into_iter().flatten().collect()
+}
+
+/// `f` of every item, each on a scoped thread of its own, in order; a panic goes on in the
+/// caller. For a few large pieces of work (see [`map_into`] for many small ones).
+pub fn each_on_a_thread<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     let f = &f;
     std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            chunks.into_iter().map(|c| scope.spawn(move || c.into_iter().map(f).collect::<Vec<R>>())).collect();
-        let mut out = Vec::new();
-        for p in parts {
-            out.extend(p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        out
+        let handles: Vec<_> = items.into_iter().map(|x| scope.spawn(move || f(x))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
     })
 }
 

@@ -57,14 +57,10 @@ pub(super) fn parse_all(tokens: Vec<Token>, exp: &mut Expander) -> Result<Option
     let parts = split_parts(rest, &sites, prefix_end, threads, prev);
     // Each part numbers its import splices in a range of its own.
     let stride = (u32::MAX - exp.next_origin) / parts.len() as u32;
-    let state = State { snippets: &exp.snippets, edges: &exp.edges, overlay: exp.overlay, reuse: exp.reuse };
+    let state = State { snippets: &exp.snippets, edges: &exp.edges, overlay: exp.overlay };
     let base = exp.next_origin;
     let inputs: Vec<(u32, Part)> = parts.into_iter().enumerate().map(|(k, p)| (base + k as u32 * stride, p)).collect();
-    let results = std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            inputs.into_iter().map(|(origin, part)| scope.spawn(move || state.parse(origin, part))).collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect::<Vec<_>>()
-    });
+    let results = super::par::each_on_a_thread(inputs, |(origin, part)| state.parse(origin, part));
     // A part's error may come after the place where the one-thread parse stops (say, at the
     // import limit, which it counts across parts), so any failure means parsing again.
     let total: usize =
@@ -213,7 +209,6 @@ struct State<'s> {
     snippets: &'s HashMap<String, Vec<Token>>,
     edges: &'s HashMap<String, HashSet<String>>,
     overlay: &'s Overlay,
-    reuse: bool,
 }
 
 struct Parsed {
@@ -237,7 +232,8 @@ impl State<'_> {
             files: Vec::new(),
             parsed: HashSet::new(),
             memo: HashMap::new(),
-            reuse: self.reuse,
+            // Only an expansion that reuses snippets is split.
+            reuse: true,
         };
         let mut p = Parser::new(part.tokens, Some(&mut exp));
         p.prev = part.prev;
