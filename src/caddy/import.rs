@@ -409,7 +409,8 @@ impl Parser<'_, '_> {
             return Err(syntax(&import_tok, "import expansion needs a loader".to_string()));
         };
         exp.count_import(&import_tok, 1)?;
-        // A snippet's tokens are copied only when they are spliced or parsed, not on reuse.
+        // The tokens of imported files; None for a snippet, whose tokens are copied only when
+        // they are spliced or parsed, not on reuse.
         let (files, nodes) = match exp.snippets.get(pattern.as_str()) {
             Some(tokens) => {
                 let node = tokens.first().map(|t| format!("{}:{pattern}", t.file.display())).into_iter().collect();
@@ -432,7 +433,7 @@ impl Parser<'_, '_> {
             && nesting > 0
             && ctx.args.is_empty()
             && ctx.block.is_empty()
-            && exp.snippets.contains_key(pattern.as_str())
+            && files.is_none()
             && !matches!(exp.memo.get(pattern.as_str()), Some(Memo::Inline));
         if let Some(Memo::Segments(segs, imports)) = exp.memo.get(pattern.as_str()).filter(|_| reusable) {
             let (segs, imports) = (segs.clone(), *imports);
