@@ -7,7 +7,7 @@
 //! `reverse_proxy` has copied the upstream's headers, so the profile's values win and are
 //! sent once. The user's own unconditional `header` lines for the same fields are removed
 //! (not left beside ours); everything else in the file stays byte for byte.
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -53,16 +53,32 @@ pub enum PlanError {
 
 /// The profile's site addresses, matched against a site's as Caddy reads them (see
 /// [`same_address`]): `s.example.com` in the profile names a site written
-/// `https://s.example.com`.
-struct Named(HashSet<AddressKey>);
+/// `https://s.example.com`. Each address is known by its position in the profile's list.
+struct Named(HashMap<AddressKey, Vec<usize>>);
 
 impl Named {
     fn new<'a>(addresses: impl IntoIterator<Item = &'a str>) -> Named {
-        Named(addresses.into_iter().map(address_key).collect())
+        let mut by_key: HashMap<AddressKey, Vec<usize>> = HashMap::new();
+        for (i, a) in addresses.into_iter().enumerate() {
+            by_key.entry(address_key(a)).or_default().push(i);
+        }
+        Named(by_key)
+    }
+
+    /// The positions of the addresses that name one of `names`, in order.
+    fn matching(&self, names: &[String]) -> Vec<usize> {
+        if self.0.is_empty() {
+            return Vec::new();
+        }
+        let mut hits: Vec<usize> =
+            names.iter().filter_map(|n| self.0.get(&address_key(n))).flatten().copied().collect();
+        hits.sort_unstable();
+        hits.dedup();
+        hits
     }
 
     fn any(&self, names: &[String]) -> bool {
-        !self.0.is_empty() && names.iter().any(|n| self.0.contains(&address_key(n)))
+        !self.0.is_empty() && names.iter().any(|n| self.0.contains_key(&address_key(n)))
     }
 }
 
@@ -90,8 +106,8 @@ pub struct SiteFacts {
     pub desired: Option<Arc<Desired>>,
     /// Fields harden manages on this site (the profile's, HSTS included even where dropped).
     pub managed: Arc<BTreeSet<String>>,
-    /// A `[[caddy.site]]` entry names one of its addresses.
-    pub overridden: bool,
+    /// The `[[caddy.site]]` entries (positions in the profile) that name one of its addresses.
+    pub overrides: Vec<usize>,
     /// Written in a file harden may edit (the main file, or a file imported once at the top
     /// level), without `{args[...]}` in its address or managed header lines.
     pub editable: bool,
@@ -188,7 +204,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
         Some(Sites::List(l)) => l.iter().map(|a| a.value.as_str()).collect(),
         _ => Vec::new(),
     });
-    let overrides = Named::new(spec.iter().flat_map(|s| s.site.iter()).map(|o| o.address.value.as_str()));
+    let overriding = Named::new(spec.iter().flat_map(|s| s.site.iter()).map(|o| o.address.value.as_str()));
     let shared: Vec<(Arc<Desired>, Arc<BTreeSet<String>>)> =
         spec.map(|s| [true, false].map(|https| desired_for(s, &[], https)).to_vec()).unwrap_or_default();
     // Each site's facts depend only on the site: computed over the CPUs.
@@ -206,9 +222,10 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             Some(Sites::All) => true,
             Some(Sites::List(_)) => listed.any(&names),
         };
+        let overrides = overriding.matching(&names);
         let (desired, managed) = match spec.filter(|_| selected) {
             // Most sites have no override: they share the profile's sets.
-            Some(_) if !overrides.any(&names) => {
+            Some(_) if overrides.is_empty() => {
                 let (d, m) = if https { &shared[0] } else { &shared[1] };
                 (Some(d.clone()), m.clone())
             }
@@ -234,7 +251,6 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
                 remedy: Some("put the plain-HTTP addresses in a site block of their own".into()),
             });
         }
-        let overridden = overrides.any(&names);
         let not_editable = match block {
             None => Some(format!("site {} is not written in a file of its own", addresses.join(", "))),
             Some((f, _)) if srcs[f].why_not.is_some() => srcs[f].why_not.clone(),
@@ -253,7 +269,7 @@ pub fn observe(sys: &System, path: &str, spec: Option<&CaddySpec>) -> Result<Opt
             headers: h,
             desired,
             managed,
-            overridden,
+            overrides,
             editable,
             not_editable,
             block,
@@ -380,7 +396,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
     // so a snippet's text is written once, not once per site.
     let mut snippet_sets: Vec<(&BTreeMap<String, String>, &Vec<String>)> = Vec::new();
     let mut snippet_of: BTreeMap<usize, String> = BTreeMap::new();
-    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_deref().filter(|_| s.https && !s.overridden).cloned());
+    let base = o.sites.iter().find_map(|(_, s)| s.desired.as_deref().filter(|_| s.https && s.overrides.is_empty()));
     for (idx, (_, s)) in o.sites.iter().enumerate() {
         let Some((set, remove)) = s.desired.as_deref() else { continue };
         if set.is_empty() && remove.is_empty() || !s.editable {
@@ -392,7 +408,7 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
             Some(i) => snippets[i].0.clone(),
             None => {
                 let name = if !snippets.iter().any(|(n, _)| n == SNIPPET_PREFIX)
-                    && base.as_ref() == Some(&(set.clone(), remove.clone()))
+                    && base.is_some_and(|(bs, br)| bs == set && br == remove)
                 {
                     SNIPPET_PREFIX.to_string()
                 } else if !s.https && !snippets.iter().any(|(n, _)| n == &format!("{SNIPPET_PREFIX}_http")) {
@@ -827,37 +843,28 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
     };
     // Two `[[caddy.site]]` entries that name one site (say `s.example.com` and
     // `s.example.com:443`): the later one wins, which the profile should not leave to chance.
-    if spec.site.len() > 1 {
-        let mut by_key: std::collections::HashMap<AddressKey, Vec<usize>> = std::collections::HashMap::new();
-        for (i, ov) in spec.site.iter().enumerate() {
-            by_key.entry(address_key(&ov.address.value)).or_default().push(i);
-        }
-        let mut reported = HashSet::new();
-        for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
-            let mut hits: Vec<usize> =
-                s.names.iter().filter_map(|n| by_key.get(&address_key(n))).flatten().copied().collect();
-            hits.sort_unstable();
-            hits.dedup();
-            if hits.len() > 1 && reported.insert(hits.clone()) {
-                let at: Vec<String> = hits
-                    .iter()
-                    .map(|&i| format!("{} ({})", spec.site[i].address.at, spec.site[i].address.value))
-                    .collect();
-                rp.findings.push(Finding {
-                    id: "caddy.override-conflict".into(),
-                    message: format!(
-                        "[[caddy.site]] entries at {} all name site {}; the last one's headers win where they differ",
-                        at.join(", "),
-                        s.addresses.join(", ")
-                    ),
-                    location: Some(spec.site[hits[0]].address.at.to_string()),
-                    remedy: Some("keep one [[caddy.site]] entry per site".into()),
-                });
-            }
+    let mut reported = HashSet::new();
+    for (_, s) in o.sites.iter().filter(|(_, s)| s.selected && s.overrides.len() > 1) {
+        if reported.insert(&s.overrides) {
+            let at: Vec<String> = s
+                .overrides
+                .iter()
+                .map(|&i| format!("{} ({})", spec.site[i].address.at, spec.site[i].address.value))
+                .collect();
+            rp.findings.push(Finding {
+                id: "caddy.override-conflict".into(),
+                message: format!(
+                    "[[caddy.site]] entries at {} all name site {}; the last one's headers win where they differ",
+                    at.join(", "),
+                    s.addresses.join(", ")
+                ),
+                location: Some(spec.site[s.overrides[0]].address.at.to_string()),
+                remedy: Some("keep one [[caddy.site]] entry per site".into()),
+            });
         }
     }
     // A site file imported twice expands to two copies with the same findings.
-    let (mut seen, mut seen_w) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    let (mut seen, mut seen_w) = (HashSet::new(), HashSet::new());
     for (_, s) in o.sites.iter().filter(|(_, s)| s.selected) {
         rp.findings.extend(s.findings.iter().filter(|f| seen.insert(*f)).cloned());
         rp.warnings.extend(s.warnings.iter().filter(|w| seen_w.insert(*w)).cloned());
