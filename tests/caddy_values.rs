@@ -62,3 +62,23 @@ fn caddy_header_values_with_braces_adapt_to_that_value() {
         assert_eq!(handlers[0]["set"][k], serde_json::json!([v]), "{k}: {}", handlers[0]);
     }
 }
+
+/// Regression (fresh-user trial): a NUL, an escape sequence or DEL in a header value was
+/// written raw into the Caddyfile and printed raw by the plan; HTTP allows only the tab.
+#[test]
+fn caddy_control_characters_in_header_values_are_rejected_in_profile() {
+    let d = tempfile::tempdir().unwrap();
+    for (i, (value, code)) in
+        [("a\\u0000b", "U+0000"), ("\\u001b[31m", "U+001B"), ("a\\u007fb", "U+007F")].into_iter().enumerate()
+    {
+        let p = d.path().join(format!("c{i}.toml"));
+        std::fs::write(&p, format!("[caddy]\n[caddy.headers]\nX-A = \"{value}\"\n")).unwrap();
+        let e = harden::profile::load(&p).unwrap_err();
+        assert_eq!((e.at.line, e.at.column), (3, 7), "{e}");
+        assert!(e.message.contains(code), "{e}");
+    }
+    // A tab is allowed.
+    let p = d.path().join("tab.toml");
+    std::fs::write(&p, "[caddy]\n[caddy.headers]\nX-A = \"a\\tb\"\n").unwrap();
+    assert!(harden::profile::load(&p).is_ok());
+}

@@ -153,6 +153,11 @@ fn value_problem(k: &str, v: &str) -> Option<String> {
     if v.contains(['\n', '\r']) {
         return Some(format!("the value of {k} contains a line break; use one line"));
     }
+    // HTTP allows no control characters in a field value but the tab (RFC 9110 5.5); a NUL or an
+    // escape sequence would be written raw into the Caddyfile and printed raw by the plan.
+    if let Some(c) = v.chars().find(|c| c.is_control() && *c != '\t') {
+        return Some(format!("the value of {k} contains the control character U+{:04X}; remove it", c as u32));
+    }
     if v.contains("{$") {
         return Some(format!(
             "the value of {k} contains '{{$', which Caddy would substitute from its environment; remove it"
