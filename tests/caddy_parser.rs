@@ -304,3 +304,18 @@ fn import_error_before_a_later_syntax_error_is_reported_first() {
     assert!(e.to_string().starts_with("/etc/caddy/Caddyfile:2: "), "{e}");
     assert!(matches!(e.kind, ErrorKind::ImportNotFound(_)), "{e:?}");
 }
+
+/// Regression (fresh-user trial): a FIFO matched by an import glob made the plan hang on the
+/// read; it is an error naming the file and the import line.
+#[test]
+fn import_of_a_fifo_is_an_error_not_a_hang() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write(root.path(), "/etc/caddy/Caddyfile", "import sites/*.caddy\n");
+    write(root.path(), "/etc/caddy/sites/a.caddy", "a.example.com {\n\trespond a\n}\n");
+    let fifo = root.path().join("etc/caddy/sites/b.caddy");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+    let sys = System::real(root.path());
+    let e = load(&sys, Path::new("/etc/caddy/Caddyfile"), &no_env).expect_err("a FIFO is refused");
+    assert!(e.to_string().starts_with("/etc/caddy/Caddyfile:1: "), "{e}");
+    assert!(e.to_string().contains("/etc/caddy/sites/b.caddy: not a regular file"), "{e}");
+}

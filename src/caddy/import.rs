@@ -275,6 +275,10 @@ impl Expander<'_> {
             if sys.is_dir(m) {
                 return Err(syntax(at, format!("could not import {m}: is a directory")));
             }
+            // A FIFO or device would block the read (and Caddy with it) or never end.
+            if !sys.is_file(m) {
+                return Err(syntax(at, format!("could not import {m}: not a regular file")));
+            }
             self.uses.push(ImportUse { file: m.clone(), at: at.location().to_string(), nesting });
             let text = match self.overlay.get(m) {
                 Some(t) => t.clone(),
