@@ -424,3 +424,42 @@ fn caddy_site_defined_twice_through_a_symlink_is_an_error() {
     assert_eq!(plan.code, 1, "{plan:?}");
     assert!(plan.stderr.contains("ambiguous site definition: a.example.com"), "{plan:?}");
 }
+
+/// Regression (fresh-user trial): run without the rights to list the tenants' directory, plan
+/// said "in sync" (the glob matched nothing); it is an error naming the directory.
+#[test]
+fn caddy_unlistable_sites_directory_is_an_error_not_in_sync() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    if !nix::unistd::geteuid().is_root() {
+        println!("SKIP: needs root to run harden as nobody");
+        return;
+    }
+    let r = Root::new();
+    r.write(CADDYFILE, "import sites/*.caddy\n");
+    r.write("/etc/caddy/sites/a.caddy", "a.example.com {\n\trespond a\n}\n");
+    r.write("/profile/p.toml", "[caddy]\nreload = \"none\"\nversion = \"2.6.2\"\npreset = \"owasp\"\n");
+    // Everything readable by nobody but the sites directory.
+    for d in ["", "/etc", "/etc/caddy", "/profile"] {
+        std::fs::set_permissions(r.file(d), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(r.file("/etc/caddy/sites"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harden"))
+        .arg("--root")
+        .arg(r.path())
+        .args(["check", "--profile", &r.file("/profile/p.toml").display().to_string()])
+        .env("NO_COLOR", "1")
+        .env("HOME", r.path())
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        stderr.contains("/etc/caddy/Caddyfile:1")
+            && stderr.contains("/etc/caddy/sites")
+            && stderr.contains("permission denied"),
+        "{stderr}"
+    );
+}

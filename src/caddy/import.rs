@@ -266,7 +266,7 @@ impl Expander<'_> {
             return Err(syntax(at, format!("cannot import {pattern} here; this is a bug in harden")));
         };
         let wild = logical.contains(['*', '?']);
-        let matches = glob(sys, &logical);
+        let matches = glob(sys, &logical).map_err(|(path, message)| err(at, ErrorKind::Io { path, message }))?;
         if matches.is_empty() && !wild {
             return Err(err(at, ErrorKind::ImportNotFound(pattern.to_string())));
         }
@@ -610,15 +610,20 @@ fn clean(path: &str) -> String {
 
 /// Files matching a logical pattern with at most one `*` or `?`, sorted; like Go's
 /// `filepath.Glob`, plus Caddy's rule that a leading `*` in the last part skips dotfiles.
-/// Like `filepath.Glob`, a directory that cannot be listed matches nothing.
-fn glob(sys: &System, pattern: &str) -> Vec<String> {
+/// A directory that does not exist (or is no directory) matches nothing, like
+/// `filepath.Glob`; one harden may not list is an error (the directory and why), not an empty match: a plan run without the
+/// rights to read the sites must not call them in sync.
+fn glob(sys: &System, pattern: &str) -> Result<Vec<String>, (String, String)> {
     let segs: Vec<&str> = pattern.split('/').collect();
     let Some(w) = segs.iter().position(|s| s.contains(['*', '?'])) else {
-        return if sys.exists(pattern) { vec![pattern.to_string()] } else { Vec::new() };
+        return Ok(if sys.exists(pattern) { vec![pattern.to_string()] } else { Vec::new() });
     };
     let dir = segs[..w].join("/");
-    let Ok(Some(entries)) = sys.list_dir(&dir) else {
-        return Vec::new();
+    let entries = match sys.list_dir(&dir) {
+        Ok(Some(entries)) => entries,
+        Err(SysError::Permission { .. }) => return Err((dir, "permission denied; run harden with sudo".into())),
+        // Not a directory, or gone: nothing matches.
+        Ok(None) | Err(_) => return Ok(Vec::new()),
     };
     let tail = segs[w + 1..].join("/");
     let skip_hidden = w == segs.len() - 1 && segs[w].starts_with('*');
@@ -636,7 +641,7 @@ fn glob(sys: &System, pattern: &str) -> Vec<String> {
         .filter(|p| sys.exists(p))
         .collect();
     out.sort();
-    out
+    Ok(out)
 }
 
 fn wildcard_match(pat: &[u8], name: &[u8]) -> bool {
