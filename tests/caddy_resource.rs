@@ -332,6 +332,13 @@ fn caddy_failed_reload_restores_the_previous_file() {
     let text = format!("{{\n\tadmin localhost:{port}\n}}\n\nexample.com {{\n\trespond hi\n}}\n");
     let r = setup(&PROFILE.replace("reload = \"none\"", "reload = \"api\""), &text);
     let p = profile_arg(&r);
+    // Said before anything is written: under --root this reload reaches the host's port.
+    let plan = r.harden(&["plan", "--profile", &p]);
+    assert!(
+        plan.stdout
+            .contains(&format!("names the admin API at localhost:{port}: apply reloads the caddy listening there")),
+        "{plan:?}"
+    );
     let run = r.harden(&["apply", "--yes", "--profile", &p]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("reloading caddy failed"), "{run:?}");

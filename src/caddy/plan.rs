@@ -978,6 +978,15 @@ pub fn plan(sys: &System, spec: &CaddySpec) -> Result<ResourcePlan, PlanError> {
         rp.warnings
             .push(format!("--root is {}: apply writes the file only and does not reload caddy", sys.root().display()));
     }
+    // Under --root an API reload still reaches whatever listens at that address on this host.
+    if !writes.is_empty() && reloads && !sys.is_live() {
+        rp.warnings.push(format!(
+            "--root is {}, but reload = \"api\" and {} names the admin API at {}: apply reloads the caddy listening there on this machine",
+            sys.root().display(),
+            o.path,
+            o.admin.as_deref().unwrap_or_default()
+        ));
+    }
     // Said at plan time, not only after the write: this profile can never reload this caddy.
     if !writes.is_empty() && spec.reload == Reload::Api && o.admin.as_deref() == Some("off") {
         rp.warnings.push(format!(
