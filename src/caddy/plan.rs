@@ -634,64 +634,60 @@ fn header_changes(s: &SiteFacts, before: &Outcome, after: &Outcome) -> Vec<Chang
     let Some((set, remove)) = s.desired.as_deref().filter(|_| s.editable) else { return out };
     for (k, v) in set {
         match eff.get(&k.to_ascii_lowercase()) {
-            None => out.push(Change {
-                labels: labels(&site, Some(k)),
-                kind: ChangeKind::Add,
-                item: "caddy.header".into(),
-                summary: [site.as_str(), ": add ", k, ": ", v].concat(),
-                expected: Some(v.clone()),
-                actual: None,
-            }),
-            Some(e) if e.values.len() != 1 || e.values[0] != *v || !e.replacements.is_empty() => out.push(Change {
-                labels: labels(&site, Some(k)),
-                kind: ChangeKind::Change,
-                item: "caddy.header".into(),
-                summary: [
+            None => out.push(header_change(
+                ChangeKind::Add,
+                &site,
+                k,
+                [site.as_str(), ": add ", k, ": ", v].concat(),
+                Some(v.clone()),
+                None,
+            )),
+            Some(e) if e.values.len() != 1 || e.values[0] != *v || !e.replacements.is_empty() => {
+                out.push(header_change(
+                    ChangeKind::Change,
                     &site,
-                    ": ",
                     k,
-                    ": ",
-                    v,
-                    " (now ",
-                    &e.values.join(", "),
-                    " from ",
-                    &e.set_at.to_string(),
-                    ")",
-                ]
-                .concat(),
-                expected: Some(v.clone()),
-                actual: Some(e.values.join(", ")),
-            }),
+                    [&site, ": ", k, ": ", v, " (now ", &e.values.join(", "), " from ", &e.set_at.to_string(), ")"]
+                        .concat(),
+                    Some(v.clone()),
+                    Some(e.values.join(", ")),
+                ))
+            }
             Some(_) => {}
         }
     }
     for r in remove {
         if !deletes(before, r) {
-            out.push(Change {
-                labels: labels(&site, Some(r)),
-                kind: ChangeKind::Remove,
-                item: "caddy.header".into(),
-                summary: [site.as_str(), ": remove ", r].concat(),
-                expected: None,
-                actual: None,
-            });
+            out.push(header_change(ChangeKind::Remove, &site, r, [site.as_str(), ": remove ", r].concat(), None, None));
         }
     }
     if !s.https {
         if let Some(e) = eff.get(&HSTS.to_ascii_lowercase()) {
             if s.managed.contains(&HSTS.to_ascii_lowercase()) {
-                out.push(Change {
-                    labels: labels(&site, Some(HSTS)),
-                    kind: ChangeKind::Remove,
-                    item: "caddy.header".into(),
-                    summary: format!("{site}: remove {HSTS} (plain HTTP; set at {})", e.set_at),
-                    expected: None,
-                    actual: Some(e.values.join(", ")),
-                });
+                out.push(header_change(
+                    ChangeKind::Remove,
+                    &site,
+                    HSTS,
+                    format!("{site}: remove {HSTS} (plain HTTP; set at {})", e.set_at),
+                    None,
+                    Some(e.values.join(", ")),
+                ));
             }
         }
     }
     out
+}
+
+/// A change to one header of a site.
+fn header_change(
+    kind: ChangeKind,
+    site: &str,
+    header: &str,
+    summary: String,
+    expected: Option<String>,
+    actual: Option<String>,
+) -> Change {
+    Change { labels: labels(site, Some(header)), kind, item: "caddy.header".into(), summary, expected, actual }
 }
 
 /// The `site` (and `header`) a change is about, for JSON output.
@@ -717,54 +713,41 @@ fn side_effects(s: &SiteFacts, site: &str, before_all: &Outcome, after_all: &Out
     let mut out = Vec::new();
     for (k, e) in before.iter().filter(|(k, _)| !covered(k)) {
         match now.get(k) {
-            None => out.push(Change {
-                labels: labels(site, Some(&e.name)),
-                kind: ChangeKind::Remove,
-                item: "caddy.header".into(),
-                summary: format!("{site}: stop sending {} (now {} from {})", e.name, e.values.join(", "), e.set_at),
-                expected: None,
-                actual: Some(e.values.join(", ")),
-            }),
-            Some(a) if a.values != e.values => out.push(Change {
-                labels: labels(site, Some(&e.name)),
-                kind: ChangeKind::Change,
-                item: "caddy.header".into(),
-                summary: format!(
-                    "{site}: {}: {} (now {} from {})",
-                    e.name,
-                    a.values.join(", "),
-                    e.values.join(", "),
-                    e.set_at
-                ),
-                expected: Some(a.values.join(", ")),
-                actual: Some(e.values.join(", ")),
-            }),
+            None => out.push(header_change(
+                ChangeKind::Remove,
+                site,
+                &e.name,
+                format!("{site}: stop sending {} (now {} from {})", e.name, e.values.join(", "), e.set_at),
+                None,
+                Some(e.values.join(", ")),
+            )),
+            Some(a) if a.values != e.values => out.push(header_change(
+                ChangeKind::Change,
+                site,
+                &e.name,
+                format!("{site}: {}: {} (now {} from {})", e.name, a.values.join(", "), e.values.join(", "), e.set_at),
+                Some(a.values.join(", ")),
+                Some(e.values.join(", ")),
+            )),
             Some(_) => {}
         }
     }
     for (_, a) in now.iter().filter(|(k, _)| !covered(k) && !before.contains_key(*k)) {
-        out.push(Change {
-            labels: labels(site, Some(&a.name)),
-            kind: ChangeKind::Add,
-            item: "caddy.header".into(),
-            summary: format!("{site}: add {}: {}", a.name, a.values.join(", ")),
-            expected: Some(a.values.join(", ")),
-            actual: None,
-        });
+        out.push(header_change(
+            ChangeKind::Add,
+            site,
+            &a.name,
+            format!("{site}: add {}: {}", a.name, a.values.join(", ")),
+            Some(a.values.join(", ")),
+            None,
+        ));
     }
     // Deletions (`-Server`) the edit stops making, say on a site no longer selected.
     let wanted = |g: &str| {
         s.desired.as_deref().is_some_and(|(_, remove)| s.editable && remove.iter().any(|r| r.eq_ignore_ascii_case(g)))
     };
     for g in before_all.gone.iter().filter(|g| !wanted(g) && !deletes(after_all, g)) {
-        out.push(Change {
-            labels: labels(site, Some(g)),
-            kind: ChangeKind::Change,
-            item: "caddy.header".into(),
-            summary: format!("{site}: stop removing {g}"),
-            expected: None,
-            actual: None,
-        });
+        out.push(header_change(ChangeKind::Change, site, g, format!("{site}: stop removing {g}"), None, None));
     }
     out
 }
