@@ -183,12 +183,16 @@ pub fn adapts_as_formatted(input: &str) -> bool {
     }
 }
 
-/// [`format`] for a file whose line ends are all CRLF: formatted as LF, then CRLF again.
-/// Other text is formatted as it is.
-pub fn format_keeping_crlf(input: &str) -> String {
+/// [`format`] that keeps the file's line ends: an LF file is formatted as it is, a CRLF file as
+/// LF and then CRLF again, and one that mixes them is returned unchanged (formatting would
+/// change the ends of lines it does not otherwise touch).
+pub fn format_keeping_line_ends(input: &str) -> String {
     let crlf = input.matches("\r\n").count();
-    if crlf == 0 || crlf != input.matches('\n').count() {
-        return format(input);
+    if crlf == 0 {
+        format(input)
+    } else if crlf == input.matches('\n').count() {
+        format(&input.replace("\r\n", "\n")).replace('\n', "\r\n")
+    } else {
+        input.to_string()
     }
-    format(&input.replace("\r\n", "\n")).replace('\n', "\r\n")
 }

@@ -582,9 +582,8 @@ fn edit_file(o: &Observed, findings: &mut Vec<Finding>) -> Result<Edited, PlanEr
         // closes a block, so the whole file is formatted only then. A CRLF file is formatted
         // as LF and keeps its CRLF line ends; one that mixes line ends is left as it is.
         let formatted = if f == 0 { o.main_formatted } else { format::adapts_as_formatted(src) };
-        let mixed = src.contains("\r\n") && src.matches("\r\n").count() != src.matches('\n').count();
-        if formatted && !mixed && edit::fmt_may_change(&text, &joins) {
-            text = format::format_keeping_crlf(&text);
+        if formatted && edit::fmt_may_change(&text, &joins) {
+            text = format::format_keeping_line_ends(&text);
         }
         texts.push(Some(text).filter(|t| t != src));
     }
@@ -607,7 +606,6 @@ pub fn removed(h: &SiteHeaders) -> Vec<String> {
     out
 }
 
-/// Whether an unconditional deferred delete removes `name` on this site.
 /// What a site's headers come to: the effective fields and the deletions (computed once per
 /// site, since every check below needs both).
 struct Outcome {
@@ -619,6 +617,7 @@ fn outcome(h: &SiteHeaders) -> Outcome {
     Outcome { eff: h.effective(), gone: removed(h) }
 }
 
+/// Whether an unconditional deferred delete removes `name` on this site.
 fn deletes(o: &Outcome, name: &str) -> bool {
     o.gone.iter().any(|p| p.eq_ignore_ascii_case(name) || p == "*")
 }
